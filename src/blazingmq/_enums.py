@@ -1,0 +1,67 @@
+"""Enumerations of the public API."""
+
+from __future__ import annotations
+
+import enum
+from typing import Dict
+
+__all__ = ["AckStatus", "CompressionAlgorithmType", "PropertyType"]
+
+
+class _ShortReprEnum(enum.Enum):
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}.{self.name}>"
+
+
+class AckStatus(_ShortReprEnum):
+    """The outcome of a post, as reported by :class:`blazingmq.Ack`.
+
+    ``UNRECOGNIZED`` stands for any status code that this version of the SDK
+    does not know.
+    """
+
+    SUCCESS = 0
+    UNKNOWN = -1
+    TIMEOUT = -2
+    NOT_CONNECTED = -3
+    CANCELED = -4
+    NOT_SUPPORTED = -5
+    REFUSED = -6
+    INVALID_ARGUMENT = -7
+    NOT_READY = -8
+    LIMIT_MESSAGES = -100
+    LIMIT_BYTES = -101
+    STORAGE_FAILURE = -104
+    UNRECOGNIZED = 1
+
+
+# libbmq ACK result codes -> AckStatus.  libbmq also reports the per-queue
+# limits (-102, -103); the existing SDK maps them to LIMIT_MESSAGES and
+# LIMIT_BYTES, and so do we.
+ACK_STATUS_BY_CODE: Dict[int, AckStatus] = {
+    status.value: status for status in AckStatus if status is not AckStatus.UNRECOGNIZED
+}
+ACK_STATUS_BY_CODE[-102] = AckStatus.LIMIT_MESSAGES
+ACK_STATUS_BY_CODE[-103] = AckStatus.LIMIT_BYTES
+
+
+class CompressionAlgorithmType(_ShortReprEnum):
+    """How posted payloads are compressed on the wire."""
+
+    NONE = 0
+    ZLIB = 1
+
+
+class PropertyType(_ShortReprEnum):
+    """The wire type of a message property."""
+
+    BOOL = 1
+    CHAR = 2
+    SHORT = 3
+    INT32 = 4
+    INT64 = 5
+    STRING = 6
+    BINARY = 7
+
+
+PROPERTY_TYPE_BY_CODE: Dict[int, PropertyType] = {t.value: t for t in PropertyType}

@@ -1,0 +1,642 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, embedsignature=True
+# distutils: language = c++
+"""The compiled core of :mod:`blazingmq`: converts between Python objects and
+the C++ layer in ``src/cpp`` (which owns libbmq and its threads).
+
+Nothing here validates arguments or decides policy; the pure-Python layer
+does that.  What is here is kept small on purpose:
+
+* ``SessionHandle``: one libbmq session; blocking calls release the GIL.
+* ``HealthMonitorHandle``: a manual host health monitor.
+* the two functions libbmq's event threads call, which take the GIL once per
+  libbmq event and turn its messages into ``Message``/``Ack`` objects.
+"""
+
+import weakref
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libcpp cimport bool as cbool
+from libcpp.string cimport string
+from libcpp.vector cimport vector
+
+from blazingmq._enums import ACK_STATUS_BY_CODE, PROPERTY_TYPE_BY_CODE, AckStatus
+from blazingmq._messages import Ack, Message, MessageHandle
+
+# --------------------------------------------------------------------------
+# Declarations of the C++ layer (src/cpp/bmqpy_session.h)
+
+cdef extern from "bmqa_messageevent.h" namespace "BloombergLP::bmqa" nogil:
+    cdef cppclass MessageEvent:
+        pass
+
+cdef extern from "bmqa_messageproperties.h" namespace "BloombergLP::bmqa" nogil:
+    cdef cppclass MessageProperties:
+        MessageProperties() except +
+        void clear()
+
+cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
+    enum:
+        k_QUEUE_NOT_OPEN
+        k_TIMED_OUT
+
+    cdef cppclass SessionEventInfo:
+        int type
+        int status
+        string statusName
+        string description
+        int queueSlot
+
+    cdef cppclass Session
+
+    ctypedef void (*SessionEventFn)(Session*, const SessionEventInfo&) noexcept
+    ctypedef void (*MessageEventFn)(Session*, const MessageEvent&) noexcept
+
+    cdef cppclass HealthMonitor:
+        HealthMonitor() except +
+        void setHealthy()
+        void setUnhealthy()
+        cbool isHealthy()
+
+    cdef cppclass SessionConfig:
+        string brokerUri
+        string processName
+        string userAgentPrefix
+        int numProcessingThreads
+        int blobBufferSize
+        long long channelHighWatermark
+        int eventQueueLowWatermark
+        int eventQueueHighWatermark
+        double statsDumpInterval
+        double connectTimeout
+        double disconnectTimeout
+        double openQueueTimeout
+        double configureQueueTimeout
+        double closeQueueTimeout
+
+    cdef cppclass QueueOptionsSpec:
+        cbool hasMaxUnconfirmedMessages
+        int maxUnconfirmedMessages
+        cbool hasMaxUnconfirmedBytes
+        int maxUnconfirmedBytes
+        cbool hasConsumerPriority
+        int consumerPriority
+        cbool hasSuspendsOnBadHostHealth
+        cbool suspendsOnBadHostHealth
+
+    cdef cppclass QueueResult:
+        int status
+        string statusName
+        string description
+
+    cdef cppclass Session:
+        Session(const SessionConfig&, void*, SessionEventFn, MessageEventFn) except +
+        int start(double)
+        void stop()
+        void detach()
+        void* context()
+        void openQueue(QueueResult*, int*, const string&, unsigned long long,
+                       const QueueOptionsSpec&, double)
+        void configureQueue(QueueResult*, int, const QueueOptionsSpec&, double)
+        void closeQueue(QueueResult*, int, double)
+        int getQueueOptions(QueueOptionsSpec*, int)
+        int post(int*, int, const char*, size_t, const MessageProperties*,
+                 long long, int)
+        cbool waitForChannel(double)
+        int confirm(int, const unsigned char*)
+
+    cdef cppclass MessageCursor:
+        MessageCursor(const MessageEvent&)
+        cbool next()
+        int eventType()
+        int queueSlot()
+        long long correlationId()
+        int ackStatus()
+        cbool hasGuid()
+        void loadGuid(unsigned char*)
+        int dataSize()
+        void copyData(char*)
+        cbool hasProperties()
+        int loadProperties(MessageProperties*)
+
+    cdef cppclass PropertyCursor:
+        PropertyCursor(const MessageProperties&)
+        cbool next()
+        const char* name()
+        size_t nameLength()
+        int type()
+        long long integer()
+        const char* bytes()
+        size_t length()
+
+    cbool inCallbackThread()
+    int setProperty(MessageProperties*, const char*, size_t, int, long long,
+                    const char*, size_t)
+    const char* eventBuilderResultName(int)
+    const char* postResultName(int)
+    const char* genericResultName(int)
+
+cdef extern from "bmqpy_log.h" namespace "bmqpy" nogil:
+    cdef cppclass LogRecord:
+        string category
+        int severity
+        string message
+        string fileName
+        int lineNumber
+
+    void installLogBridge() except +
+    cbool takeLogRecords(vector[LogRecord]*, unsigned long long*, double)
+    void closeLogBridge()
+
+# bmqt::MessageEventType
+cdef enum:
+    EVENT_PUSH = 2
+    EVENT_ACK = 3
+
+# bmqt::PropertyType
+cdef enum:
+    PROPERTY_BOOL = 1
+    PROPERTY_CHAR = 2
+    PROPERTY_STRING = 6
+    PROPERTY_BINARY = 7
+
+QUEUE_NOT_OPEN = k_QUEUE_NOT_OPEN
+BW_LIMIT = 100  # bmqt::PostResult::e_BW_LIMIT
+
+# --------------------------------------------------------------------------
+# Small conversions
+
+cdef inline double _seconds(object value):
+    """A timeout in seconds, or -1 for "libbmq's default"."""
+    return -1.0 if value is None else <double>value
+
+
+def event_builder_result_name(int code):
+    """The name of a ``bmqt::EventBuilderResult`` code, e.g. ``PAYLOAD_EMPTY``."""
+    return eventBuilderResultName(code).decode()
+
+
+def post_result_name(int code):
+    """The name of a ``bmqt::PostResult`` code, e.g. ``BW_LIMIT``."""
+    return postResultName(code).decode()
+
+
+def generic_result_name(int code):
+    """The name of a ``bmqt::GenericResult`` code, e.g. ``TIMEOUT``."""
+    return genericResultName(code).decode()
+
+
+def in_callback_thread():
+    """Whether the calling thread is running a libbmq callback."""
+    return inCallbackThread()
+
+
+def install_log_bridge():
+    """Route libbmq's log records (INFO and above) to ``take_log_records``."""
+    installLogBridge()
+
+
+def take_log_records(double timeout):
+    """Wait up to ``timeout`` seconds, without the GIL, for libbmq log records.
+
+    Return ``(records, dropped)``: each record is ``(category, ball_severity,
+    message, file_name, line)``; ``dropped`` counts records lost to a full
+    queue.  Return None once ``close_log_bridge`` was called.
+    """
+    cdef vector[LogRecord] records
+    cdef unsigned long long dropped = 0
+    cdef cbool is_open
+    with nogil:
+        is_open = takeLogRecords(&records, &dropped, timeout)
+    if not is_open:
+        return None
+    return [
+        (
+            record.category.decode("utf-8", "replace"),
+            record.severity,
+            record.message.decode("utf-8", "replace"),
+            record.fileName.decode("utf-8", "replace"),
+            record.lineNumber,
+        )
+        for record in records
+    ], dropped
+
+
+def close_log_bridge():
+    """Make ``take_log_records`` return None."""
+    closeLogBridge()
+
+
+cdef void _fill_queue_options(QueueOptionsSpec* spec, tuple options) except *:
+    """``options`` is (max_unconfirmed_messages, max_unconfirmed_bytes,
+    consumer_priority, suspends_on_bad_host_health), each possibly None."""
+    messages, bytes_, priority, suspends = options
+    if messages is not None:
+        spec.hasMaxUnconfirmedMessages = True
+        spec.maxUnconfirmedMessages = messages
+    if bytes_ is not None:
+        spec.hasMaxUnconfirmedBytes = True
+        spec.maxUnconfirmedBytes = bytes_
+    if priority is not None:
+        spec.hasConsumerPriority = True
+        spec.consumerPriority = priority
+    if suspends is not None:
+        spec.hasSuspendsOnBadHostHealth = True
+        spec.suspendsOnBadHostHealth = suspends
+
+
+cdef tuple _queue_result(QueueResult* result):
+    return (
+        result.status,
+        result.statusName.decode(),
+        result.description.decode("utf-8", "replace"),
+    )
+
+
+# --------------------------------------------------------------------------
+# Host health
+
+cdef class HealthMonitorHandle:
+    """A libbmq manual host health monitor (initially healthy)."""
+
+    cdef HealthMonitor* monitor
+
+    def __cinit__(self):
+        self.monitor = new HealthMonitor()
+
+    def __dealloc__(self):
+        del self.monitor
+
+    def set_healthy(self):
+        self.monitor.setHealthy()
+
+    def set_unhealthy(self):
+        self.monitor.setUnhealthy()
+
+    def is_healthy(self):
+        return self.monitor.isHealthy()
+
+
+cdef extern from *:
+    """
+    #include "bmqpy_session.h"
+    // Cython cannot name a shared_ptr member of a class; this copies the
+    // monitor into the session configuration.
+    static inline void bmqpy_setHealthMonitor(bmqpy::SessionConfig* config,
+                                              bmqpy::HealthMonitor* monitor)
+    {
+        config->hostHealthMonitor = monitor->monitor();
+    }
+    """
+    void bmqpy_setHealthMonitor(SessionConfig*, HealthMonitor*)
+
+
+# --------------------------------------------------------------------------
+# The session
+
+cdef class SessionHandle:
+    """One libbmq session.
+
+    ``owner`` is the Python ``Session`` (held weakly, so dropping the last
+    user reference collects it).  On each libbmq event the handle calls
+    ``owner._dispatch_session_event(type, status, status_name, description,
+    queue_uri)``, ``on_message(message, handle)`` for each message, and each
+    post's ``on_ack(ack)``.  ``report_exception()`` is called, in an
+    ``except`` block, when a callback raises.
+    """
+
+    cdef Session* session
+    cdef object owner_ref
+    cdef readonly object on_message
+    cdef object report_exception
+    cdef dict queue_uris       # slot -> URI (str), kept until the slot is reused
+    cdef dict ack_callbacks    # ACK correlation id -> on_ack
+    cdef long long last_ack_id
+    cdef readonly bint started
+    cdef readonly bint stopped
+
+    def __cinit__(self):
+        self.session = NULL
+        self.queue_uris = {}
+        self.ack_callbacks = {}
+        self.last_ack_id = 0
+
+    def __init__(
+        self,
+        owner,
+        on_message,
+        report_exception,
+        bytes broker_uri,
+        bytes process_name,
+        bytes user_agent_prefix,
+        HealthMonitorHandle monitor,
+        int num_processing_threads,
+        int blob_buffer_size,
+        long long channel_high_watermark,
+        int event_queue_low_watermark,
+        int event_queue_high_watermark,
+        double stats_dump_interval,
+        connect_timeout,
+        disconnect_timeout,
+        open_queue_timeout,
+        configure_queue_timeout,
+        close_queue_timeout,
+    ):
+        cdef SessionConfig config
+        config.brokerUri = broker_uri
+        config.processName = process_name
+        config.userAgentPrefix = user_agent_prefix
+        config.numProcessingThreads = num_processing_threads
+        config.blobBufferSize = blob_buffer_size
+        config.channelHighWatermark = channel_high_watermark
+        config.eventQueueLowWatermark = event_queue_low_watermark
+        config.eventQueueHighWatermark = event_queue_high_watermark
+        config.statsDumpInterval = stats_dump_interval
+        config.connectTimeout = _seconds(connect_timeout)
+        config.disconnectTimeout = _seconds(disconnect_timeout)
+        config.openQueueTimeout = _seconds(open_queue_timeout)
+        config.configureQueueTimeout = _seconds(configure_queue_timeout)
+        config.closeQueueTimeout = _seconds(close_queue_timeout)
+        if monitor is not None:
+            bmqpy_setHealthMonitor(&config, monitor.monitor)
+        self.owner_ref = weakref.ref(owner)
+        self.on_message = on_message
+        self.report_exception = report_exception
+        self.session = new Session(
+            config, <void*>self, _on_session_event, _on_message_event)
+
+    def __dealloc__(self):
+        if self.session != NULL:
+            # Never block on a libbmq thread: the Python layer stops the
+            # session off such threads before the handle can die there.
+            self.session.detach()
+            with nogil:
+                del self.session
+            self.session = NULL
+
+    def start(self, timeout):
+        """Connect; return 0 or a ``bmqt::GenericResult`` code.  Blocks
+        without the GIL."""
+        cdef double seconds = _seconds(timeout)
+        cdef int rc
+        with nogil:
+            rc = self.session.start(seconds)
+        self.started = rc == 0
+        return rc
+
+    def stop(self):
+        """Disconnect and wait for every callback to return.  Blocks without
+        the GIL; idempotent."""
+        with nogil:
+            self.session.stop()
+        self.stopped = True
+        # libbmq delivers nothing more; ACKs still owed will never come.
+        self.ack_callbacks.clear()
+
+    def open_queue(self, str uri, unsigned long long flags, tuple options, timeout):
+        """Return (status, status_name, description, slot)."""
+        cdef QueueResult result
+        cdef QueueOptionsSpec spec
+        cdef int slot = -1
+        cdef string curi = uri.encode()
+        cdef double seconds = _seconds(timeout)
+        _fill_queue_options(&spec, options)
+        with nogil:
+            self.session.openQueue(&result, &slot, curi, flags, spec, seconds)
+        if result.status == 0:
+            self.queue_uris[slot] = uri
+        return _queue_result(&result) + (slot,)
+
+    def configure_queue(self, int slot, tuple options, timeout):
+        """Return (status, status_name, description)."""
+        cdef QueueResult result
+        cdef QueueOptionsSpec spec
+        cdef double seconds = _seconds(timeout)
+        _fill_queue_options(&spec, options)
+        with nogil:
+            self.session.configureQueue(&result, slot, spec, seconds)
+        return _queue_result(&result)
+
+    def close_queue(self, int slot, timeout):
+        """Return (status, status_name, description)."""
+        cdef QueueResult result
+        cdef double seconds = _seconds(timeout)
+        with nogil:
+            self.session.closeQueue(&result, slot, seconds)
+        return _queue_result(&result)
+
+    def get_queue_options(self, int slot):
+        """Return the four queue option fields, or None if not open."""
+        cdef QueueOptionsSpec spec
+        if self.session.getQueueOptions(&spec, slot) != 0:
+            return None
+        return (
+            spec.maxUnconfirmedMessages,
+            spec.maxUnconfirmedBytes,
+            spec.consumerPriority,
+            spec.suspendsOnBadHostHealth,
+        )
+
+    def post(self, int slot, bytes data, list properties, on_ack, int compression):
+        """Post without blocking.
+
+        ``properties`` is None or a list of (name: bytes, type code, value)
+        with values already checked: int for the integer types and BOOL,
+        bytes for CHAR (1 byte), STRING and BINARY.  Return
+        ``(post_result, build_result)``: (0, 0) on success, (-1, code) if the
+        message could not be built, (code, 0) if it could not be sent.
+        """
+        cdef MessageProperties props
+        cdef MessageProperties* props_ptr = NULL
+        cdef long long ack_id = 0
+        cdef int build_result = 0
+        cdef int rc
+        cdef bytes name
+        cdef bytes raw
+        cdef int ptype
+        if properties is not None:
+            for name, ptype, value in properties:
+                if ptype == PROPERTY_STRING or ptype == PROPERTY_BINARY:
+                    raw = value
+                    rc = setProperty(&props, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name),
+                                     ptype, 0, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
+                elif ptype == PROPERTY_CHAR:
+                    raw = value
+                    rc = setProperty(&props, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name),
+                                     ptype, <unsigned char>PyBytes_AS_STRING(raw)[0], NULL, 0)
+                else:
+                    rc = setProperty(&props, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name),
+                                     ptype, <long long>value, NULL, 0)
+                if rc != 0:
+                    raise ValueError(f"Failed to set key {name.decode(errors='replace')!r} with rc: {rc}")
+            props_ptr = &props
+        if on_ack is not None:
+            self.last_ack_id += 1
+            ack_id = self.last_ack_id
+            # Registered before posting: the ACK may arrive on another
+            # thread before `post` returns here.
+            self.ack_callbacks[ack_id] = on_ack
+        rc = self.session.post(&build_result, slot, PyBytes_AS_STRING(data),
+                               PyBytes_GET_SIZE(data), props_ptr, ack_id, compression)
+        if rc != 0 and ack_id != 0:
+            del self.ack_callbacks[ack_id]
+        return rc, build_result
+
+    def wait_for_channel(self, double timeout):
+        """Wait up to ``timeout`` seconds, without the GIL, for a full channel
+        to drain; return whether it did."""
+        cdef cbool drained
+        with nogil:
+            drained = self.session.waitForChannel(timeout)
+        return drained
+
+    def confirm(self, int slot, bytes guid):
+        """Confirm the message with the 16-byte ``guid``; return libbmq's
+        result code."""
+        return self.session.confirm(slot, <const unsigned char*>PyBytes_AS_STRING(guid))
+
+    def pending_ack_count(self):
+        """How many posts still wait for their ACK."""
+        return len(self.ack_callbacks)
+
+
+# --------------------------------------------------------------------------
+# libbmq event threads land here (without the GIL).
+
+cdef void _on_session_event(Session* session, const SessionEventInfo& info) noexcept with gil:
+    cdef SessionHandle handle
+    cdef void* context = session.context()
+    if context == NULL:
+        return
+    handle = <SessionHandle>context
+    try:
+        owner = handle.owner_ref()
+        if owner is None:
+            return
+        queue_uri = None
+        if info.queueSlot >= 0:
+            queue_uri = handle.queue_uris.get(info.queueSlot)
+        owner._dispatch_session_event(
+            info.type,
+            info.status,
+            info.statusName.decode(),
+            info.description.decode("utf-8", "replace"),
+            queue_uri,
+        )
+    except BaseException:
+        handle.report_exception()
+
+
+cdef void _on_message_event(Session* session, const MessageEvent& event) noexcept with gil:
+    cdef void* context = session.context()
+    if context == NULL:
+        return
+    cdef SessionHandle handle = <SessionHandle>context
+    cdef MessageCursor* cursor = new MessageCursor(event)
+    try:
+        if cursor.eventType() == EVENT_PUSH:
+            _deliver_messages(handle, cursor)
+        elif cursor.eventType() == EVENT_ACK:
+            _deliver_acks(handle, cursor)
+    except BaseException:
+        handle.report_exception()
+    finally:
+        del cursor
+
+
+cdef bytes _guid(MessageCursor* cursor):
+    cdef bytes guid = PyBytes_FromStringAndSize(NULL, 16)
+    cursor.loadGuid(<unsigned char*>PyBytes_AS_STRING(guid))
+    return guid
+
+
+cdef int _deliver_acks(SessionHandle handle, MessageCursor* cursor) except -1:
+    cdef dict callbacks = handle.ack_callbacks
+    cdef dict uris = handle.queue_uris
+    cdef int code
+    while cursor.next():
+        on_ack = callbacks.pop(cursor.correlationId(), None)
+        if on_ack is None:
+            continue  # a post that asked for no ACK (libbmq NACKs those too)
+        ack = Ack.__new__(Ack)
+        code = cursor.ackStatus()
+        ack.status = ACK_STATUS_BY_CODE.get(code, AckStatus.UNRECOGNIZED)
+        ack.guid = _guid(cursor) if code == 0 and cursor.hasGuid() else None
+        ack.queue_uri = uris.get(cursor.queueSlot(), "")
+        try:
+            on_ack(ack)
+        except BaseException:
+            handle.report_exception()
+    return 0
+
+
+cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -1:
+    cdef dict uris = handle.queue_uris
+    cdef object on_message = handle.on_message
+    cdef MessageProperties props
+    cdef bytes data
+    cdef int size
+    owner = handle.owner_ref()
+    if owner is None:
+        return 0
+    while cursor.next():
+        if on_message is None:
+            owner._report_interface_error("Messages received but no callback configured")
+            continue
+        size = cursor.dataSize()
+        data = PyBytes_FromStringAndSize(NULL, size)
+        if size > 0:
+            cursor.copyData(PyBytes_AS_STRING(data))
+        message = Message.__new__(Message)
+        message.data = data
+        message.guid = _guid(cursor)
+        message.queue_uri = uris.get(cursor.queueSlot(), "")
+        if cursor.hasProperties():
+            props.clear()
+            if cursor.loadProperties(&props) == 0:
+                message.properties, message.property_types = _convert_properties(
+                    owner, props)
+            else:
+                message.properties, message.property_types = {}, {}
+        else:
+            message.properties, message.property_types = {}, {}
+        message_handle = MessageHandle.__new__(MessageHandle)
+        message_handle._message = message
+        message_handle._session = owner
+        try:
+            on_message(message, message_handle)
+        except BaseException:
+            handle.report_exception()
+    return 0
+
+
+cdef tuple _convert_properties(owner, MessageProperties& props):
+    cdef dict values = {}
+    cdef dict types = {}
+    cdef PropertyCursor* cursor = new PropertyCursor(props)
+    cdef int ptype
+    cdef long long integer
+    try:
+        while cursor.next():
+            name = cursor.name()[:cursor.nameLength()].decode("utf-8", "replace")
+            ptype = cursor.type()
+            if ptype == PROPERTY_STRING:
+                try:
+                    value = cursor.bytes()[:cursor.length()].decode("utf-8")
+                except UnicodeDecodeError:
+                    owner._report_interface_error(
+                        f"STRING property '{name}' has non-UTF-8 data")
+                    continue
+            elif ptype == PROPERTY_BINARY:
+                value = cursor.bytes()[:cursor.length()]
+            elif ptype == PROPERTY_BOOL:
+                value = cursor.integer() != 0
+            elif ptype == PROPERTY_CHAR:
+                integer = cursor.integer()
+                value = bytes(((<unsigned char>integer),))
+            else:
+                value = cursor.integer()
+            values[name] = value
+            types[name] = PROPERTY_TYPE_BY_CODE[ptype]
+    finally:
+        del cursor
+    return values, types

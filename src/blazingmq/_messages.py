@@ -1,0 +1,103 @@
+"""The objects that callbacks receive: :class:`Message`, :class:`MessageHandle`
+and :class:`Ack`.
+
+None of them has a public constructor: the SDK creates them (in
+``blazingmq._ext``) from what libbmq delivers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from ._enums import AckStatus
+from ._typing import PropertyTypeDict, PropertyValueDict
+from .exceptions import Error
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._session import Session
+
+__all__ = ["Ack", "Message", "MessageHandle"]
+
+
+def _guid_hex(guid: Optional[bytes]) -> str:
+    return guid.hex().upper() if guid else ""
+
+
+class Message:
+    """A message received from a queue opened for reading.
+
+    Attributes:
+        data (bytes): The payload.
+        guid (bytes): The 16-byte unique id the broker gave the message.
+        queue_uri (str): The queue the message came from.
+        properties (dict): The message properties, name to value.
+        property_types (dict): The type of each property, name to
+            :class:`PropertyType` (same keys as ``properties``).
+    """
+
+    __slots__ = ("data", "guid", "queue_uri", "properties", "property_types")
+
+    data: bytes
+    guid: bytes
+    queue_uri: str
+    properties: PropertyValueDict
+    property_types: PropertyTypeDict
+
+    def __init__(self) -> None:
+        raise Error("The Message class does not have a public constructor.")
+
+    def __repr__(self) -> str:
+        return f"<Message[{_guid_hex(self.guid)}] for {self.queue_uri}>"
+
+
+class MessageHandle:
+    """Confirms the :class:`Message` it was delivered with.
+
+    Passed as the second argument of ``on_message``.  ``confirm()`` may be
+    called from any thread, including the callback itself.
+    """
+
+    __slots__ = ("_message", "_session")
+
+    _message: Message
+    _session: "Session"
+
+    def __init__(self) -> None:
+        raise Error("The MessageHandle class does not have a public constructor.")
+
+    def confirm(self) -> None:
+        """Tell the broker the message was processed, so it is not delivered
+        again.  Same as ``session.confirm(message)``.
+
+        Raises:
+            Error: The queue is not open or is closing, or libbmq refused.
+        """
+        self._session.confirm(self._message)
+
+    def __repr__(self) -> str:
+        message = self._message
+        return f"<MessageHandle[{_guid_hex(message.guid)}] for {message.queue_uri}>"
+
+
+class Ack:
+    """The broker's answer to a post that asked for one (``on_ack``).
+
+    Attributes:
+        status (AckStatus): ``SUCCESS`` if the broker stored the message.
+        guid (bytes | None): The message's 16-byte id on success, else None.
+        queue_uri (str): The queue the message was posted to.
+    """
+
+    __slots__ = ("status", "guid", "queue_uri")
+
+    status: AckStatus
+    guid: Optional[bytes]
+    queue_uri: str
+
+    def __init__(self) -> None:
+        raise Error("The Ack class does not have a public constructor.")
+
+    def __repr__(self) -> str:
+        if self.guid:
+            return f"<Ack[{_guid_hex(self.guid)}] {self.status.name} for {self.queue_uri}>"
+        return f"<Ack {self.status.name} for {self.queue_uri}>"

@@ -1,0 +1,170 @@
+"""Value classes for session and queue options."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional, Tuple, Union
+
+from ._enums import CompressionAlgorithmType
+
+__all__ = ["DEFAULT_TIMEOUT", "QueueOptions", "SessionOptions", "Timeouts"]
+
+
+class _DefaultTimeout:
+    """The sentinel for "libbmq's default timeout"; its repr is ``...``."""
+
+    _instance: Optional["_DefaultTimeout"] = None
+
+    def __new__(cls) -> "_DefaultTimeout":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "..."
+
+    def __reduce__(self) -> str:
+        return "DEFAULT_TIMEOUT"
+
+
+DEFAULT_TIMEOUT: Any = _DefaultTimeout()
+
+
+class _ValueClass:
+    """Equality and a repr of the fields that are set (not None)."""
+
+    __slots__: Tuple[str, ...] = ()
+
+    def _fields(self) -> Iterator[Tuple[str, Any]]:
+        for name in self.__slots__:
+            yield name, getattr(self, name)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return tuple(self._fields()) == tuple(other._fields())  # type: ignore[attr-defined]
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self._fields() if value is not None)
+        return f"{type(self).__name__}({fields})"
+
+
+class QueueOptions(_ValueClass):
+    """Options of a queue opened for reading.
+
+    A field left as ``None`` means libbmq's default when opening a queue and
+    "leave unchanged" when configuring one.  ``QueueOptions(0, 0, 0)`` pauses
+    delivery, which is what a consumer does before closing its queue.
+
+    Args:
+        max_unconfirmed_messages: How many delivered but unconfirmed messages
+            the broker lets this consumer hold.
+        max_unconfirmed_bytes: The same limit, in bytes of payload.
+        consumer_priority: Consumers of higher priority get messages first.
+        suspends_on_bad_host_health: Stop the queue while the session's host
+            health monitor reports the host unhealthy.
+    """
+
+    __slots__ = (
+        "max_unconfirmed_messages",
+        "max_unconfirmed_bytes",
+        "consumer_priority",
+        "suspends_on_bad_host_health",
+    )
+
+    DEFAULT_MAX_UNCONFIRMED_MESSAGES = 1000
+    DEFAULT_MAX_UNCONFIRMED_BYTES = 33554432
+    DEFAULT_CONSUMER_PRIORITY = 0
+    DEFAULT_SUSPENDS_ON_BAD_HOST_HEALTH = False
+
+    def __init__(
+        self,
+        max_unconfirmed_messages: Optional[int] = None,
+        max_unconfirmed_bytes: Optional[int] = None,
+        consumer_priority: Optional[int] = None,
+        suspends_on_bad_host_health: Optional[bool] = None,
+    ) -> None:
+        for name, value in (
+            ("max_unconfirmed_messages", max_unconfirmed_messages),
+            ("max_unconfirmed_bytes", max_unconfirmed_bytes),
+            ("consumer_priority", consumer_priority),
+        ):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise TypeError(f"{name} must be an int or None, not {type(value).__name__!r}")
+        if suspends_on_bad_host_health is not None and not isinstance(suspends_on_bad_host_health, bool):
+            raise TypeError(
+                "suspends_on_bad_host_health must be a bool or None, "
+                f"not {type(suspends_on_bad_host_health).__name__!r}"
+            )
+        self.max_unconfirmed_messages = max_unconfirmed_messages
+        self.max_unconfirmed_bytes = max_unconfirmed_bytes
+        self.consumer_priority = consumer_priority
+        self.suspends_on_bad_host_health = suspends_on_bad_host_health
+
+
+class Timeouts(_ValueClass):
+    """Per-operation timeouts in seconds; ``None`` means libbmq's default
+    (connect 60 s, disconnect 30 s, queue operations 300 s)."""
+
+    __slots__ = (
+        "connect_timeout",
+        "disconnect_timeout",
+        "open_queue_timeout",
+        "configure_queue_timeout",
+        "close_queue_timeout",
+    )
+
+    def __init__(
+        self,
+        connect_timeout: Optional[float] = None,
+        disconnect_timeout: Optional[float] = None,
+        open_queue_timeout: Optional[float] = None,
+        configure_queue_timeout: Optional[float] = None,
+        close_queue_timeout: Optional[float] = None,
+    ) -> None:
+        self.connect_timeout = connect_timeout
+        self.disconnect_timeout = disconnect_timeout
+        self.open_queue_timeout = open_queue_timeout
+        self.configure_queue_timeout = configure_queue_timeout
+        self.close_queue_timeout = close_queue_timeout
+
+
+class SessionOptions(_ValueClass):
+    """Every :class:`Session` option in one value, for
+    :meth:`Session.with_options`.  ``None`` means the default."""
+
+    __slots__ = (
+        "message_compression_algorithm",
+        "timeouts",
+        "host_health_monitor",
+        "num_processing_threads",
+        "blob_buffer_size",
+        "channel_high_watermark",
+        "event_queue_watermarks",
+        "stats_dump_interval",
+    )
+
+    def __init__(
+        self,
+        message_compression_algorithm: Optional[CompressionAlgorithmType] = None,
+        timeouts: Optional[Timeouts] = None,
+        host_health_monitor: Optional[Any] = None,
+        num_processing_threads: Optional[int] = None,
+        blob_buffer_size: Optional[int] = None,
+        channel_high_watermark: Optional[int] = None,
+        event_queue_watermarks: Optional[Tuple[int, int]] = None,
+        stats_dump_interval: Optional[Union[int, float]] = None,
+    ) -> None:
+        self.message_compression_algorithm = message_compression_algorithm
+        self.timeouts = timeouts
+        self.host_health_monitor = host_health_monitor
+        self.num_processing_threads = num_processing_threads
+        self.blob_buffer_size = blob_buffer_size
+        self.channel_high_watermark = channel_high_watermark
+        self.event_queue_watermarks = event_queue_watermarks
+        self.stats_dump_interval = stats_dump_interval

@@ -1,0 +1,668 @@
+"""The :class:`Session`: a connection to a BlazingMQ broker."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+import traceback
+import warnings
+import weakref
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+
+from . import _ext
+from ._logging import start_log_forwarding
+from ._enums import CompressionAlgorithmType, PropertyType
+from ._messages import Ack, Message, MessageHandle
+from ._monitors import BasicHealthMonitor
+from ._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Timeouts
+from ._properties import encode_properties
+from ._typing import PropertyValueDict
+from ._version import __version__
+from .exceptions import BandwidthLimitError, BrokerTimeoutError, Error
+from .session_events import (
+    EVENT_CLASS_BY_TYPE,
+    EVENT_TYPE_NAMES,
+    QUEUE_EVENT_CLASSES_BY_TYPE,
+    InterfaceError,
+    SessionEvent,
+)
+
+__all__ = ["Session"]
+
+# Bound at import, so a program that replaces attributes of `blazingmq._ext`
+# (tests do) cannot break stopping sessions at exit.
+_SessionHandle = _ext.SessionHandle
+_in_callback_thread = _ext.in_callback_thread
+_event_builder_result_name = _ext.event_builder_result_name
+_post_result_name = _ext.post_result_name
+_generic_result_name = _ext.generic_result_name
+_BW_LIMIT = _ext.BW_LIMIT
+_QUEUE_NOT_OPEN = _ext.QUEUE_NOT_OPEN
+
+_QUEUE_READ = 1 << 1  # bmqt::QueueFlags::e_READ
+_QUEUE_WRITE = 1 << 2  # bmqt::QueueFlags::e_WRITE
+_MAX_PAYLOAD = 64 * 1024 * 1024
+_TIMEOUT_CODE = -2  # bmqt::GenericResult::e_TIMEOUT
+_DEFAULT_BROKER = "tcp://localhost:30114"
+_DEFAULT_CHANNEL_WRITE_TIMEOUT = 5.0
+# How long one wait without the GIL lasts before signals are checked.
+_WAIT_SLICE = 0.1
+
+OnSessionEvent = Callable[[SessionEvent], Any]
+OnMessage = Callable[[Message, MessageHandle], Any]
+OnAck = Callable[[Ack], Any]
+
+
+def _report_callback_exception() -> None:
+    """Print the exception being handled like an unhandled exception in a
+    thread: a callback's failure must not go unseen, nor stop the event
+    thread."""
+    exc_type, exc, tb = sys.exc_info()
+    try:
+        print("Exception in a blazingmq callback:", file=sys.stderr)
+        traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
+    except Exception:  # pragma: no cover - stderr itself is broken
+        pass
+
+
+def _check_timeout(value: Any) -> Optional[float]:
+    """``None`` for "unset", else a valid timeout in seconds."""
+    if value is None or value is DEFAULT_TIMEOUT:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"timeout must be a number, not {type(value).__name__!r}")
+    if not 0.0 < value < 2**63:
+        raise ValueError(f"timeout must be greater than 0.0, was {value}")
+    return float(value)
+
+
+def _check_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__!r}")
+    return value
+
+
+def _process_name() -> str:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return os.path.abspath(path) if path else "py:UNKNOWN"
+
+
+def _queue_options_tuple(options: QueueOptions) -> Tuple[Any, Any, Any, Any]:
+    if not isinstance(options, QueueOptions):
+        raise TypeError(f"options must be a QueueOptions, not {type(options).__name__!r}")
+    return (
+        options.max_unconfirmed_messages,
+        options.max_unconfirmed_bytes,
+        options.consumer_priority,
+        options.suspends_on_bad_host_health,
+    )
+
+
+class _Queue:
+    """What the session knows of one open queue."""
+
+    __slots__ = ("slot", "read", "write", "closing")
+
+    def __init__(self, slot: int, read: bool, write: bool) -> None:
+        self.slot = slot
+        self.read = read
+        self.write = write
+        self.closing = False
+
+
+# Sessions still running, stopped by the `atexit` hook so that
+# `Disconnected` is delivered while the interpreter can still run callbacks.
+_live_sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()
+
+
+def _stop_live_sessions() -> None:
+    for session in list(_live_sessions):
+        try:
+            session.stop()
+        except Exception:  # pragma: no cover - nothing useful to do at exit
+            pass
+
+
+atexit.register(_stop_live_sessions)
+
+
+class Session:
+    """A connection to a BlazingMQ broker, through which queues are opened,
+    messages posted and received.
+
+    The constructor connects (blocking) and raises if it cannot.  Use it as a
+    context manager, or call :meth:`stop` when done.
+
+    Args:
+        on_session_event: Called with each :class:`~blazingmq.session_events.SessionEvent`
+            (``Connected``, ``ConnectionLost``, ...), on a libbmq thread.
+        on_message: Called as ``on_message(message, message_handle)`` for
+            every message of every queue opened for reading, on a libbmq
+            thread.  Required to open a queue for reading.
+        broker: The broker's URI.  libbmq replaces it with the environment
+            variable ``BMQ_BROKER_URI`` when that is set.
+        message_compression_algorithm: How every posted payload is compressed.
+        timeout: Seconds for open/configure/close, or a :class:`Timeouts`
+            for each operation; by default libbmq's (connect 60 s, queue
+            operations 300 s).
+        host_health_monitor: A :class:`BasicHealthMonitor`, or None for no
+            host health monitoring.
+        num_processing_threads: libbmq event threads (default 1).
+        blob_buffer_size: Size in bytes of libbmq's buffers (default 4 KiB).
+        channel_high_watermark: Bytes buffered towards the broker before posts
+            wait (default 128 MiB; more than 8 MiB).
+        event_queue_watermarks: ``(low, high)`` watermarks of libbmq's event
+            queue, in events (default ``(50, 2000)``).
+        stats_dump_interval: Seconds between libbmq's statistics dumps to its
+            log, a multiple of 30 below 3600 (default 300; 0 disables).
+        channel_write_timeout: Seconds a post waits for a full channel before
+            it raises :class:`~blazingmq.exceptions.BandwidthLimitError`
+            (default 5).
+
+    Raises:
+        Error: The session could not connect.
+        BrokerTimeoutError: The connection timed out.
+
+    Thread safety: every method may be called from any thread.  From inside a
+    callback, only :meth:`post`, :meth:`confirm`, :meth:`get_queue_options`
+    and :meth:`MessageHandle.confirm` may be called; :meth:`open_queue`,
+    :meth:`configure_queue`, :meth:`close_queue` and :meth:`stop` raise
+    :class:`Error` there instead of deadlocking.
+    """
+
+    def __init__(
+        self,
+        on_session_event: OnSessionEvent,
+        on_message: Optional[OnMessage] = None,
+        broker: Union[str, bytes] = _DEFAULT_BROKER,
+        message_compression_algorithm: CompressionAlgorithmType = CompressionAlgorithmType.NONE,
+        timeout: Union[float, Timeouts, None] = DEFAULT_TIMEOUT,
+        host_health_monitor: Optional[BasicHealthMonitor] = None,
+        num_processing_threads: Optional[int] = None,
+        blob_buffer_size: Optional[int] = None,
+        channel_high_watermark: Optional[int] = None,
+        event_queue_watermarks: Optional[Tuple[int, int]] = None,
+        stats_dump_interval: Optional[Union[int, float]] = None,
+        *,
+        channel_write_timeout: Optional[float] = None,
+    ) -> None:
+        # Set first, so that __del__ of a half-built session does nothing.
+        self._stopped = True
+        self._handle: Any = None
+        if on_session_event is None:
+            raise TypeError("on_session_event must be a callable, not None")
+        if isinstance(broker, str):
+            broker_bytes = broker.encode("utf-8")
+        elif isinstance(broker, bytes):
+            broker_bytes = broker
+        else:
+            raise TypeError(f"not expecting type '{type(broker)}'")
+        if not isinstance(message_compression_algorithm, CompressionAlgorithmType):
+            raise ValueError(
+                "message_compression_algorithm must be a CompressionAlgorithmType, "
+                f"not {message_compression_algorithm!r}"
+            )
+        if host_health_monitor is not None and not isinstance(host_health_monitor, BasicHealthMonitor):
+            raise TypeError(
+                "host_health_monitor must be None or an instance of blazingmq.BasicHealthMonitor"
+            )
+
+        timeouts = self._timeouts(timeout)
+        threads = -1
+        if num_processing_threads is not None:
+            threads = _check_int("num_processing_threads", num_processing_threads)
+            if threads < 1:
+                raise ValueError(f"num_processing_threads must be at least 1, was {threads}")
+        buffer_size = -1
+        if blob_buffer_size is not None:
+            buffer_size = _check_int("blob_buffer_size", blob_buffer_size)
+            if not 0 < buffer_size < 2**31:
+                raise ValueError(f"blob_buffer_size must be greater than 0, was {buffer_size}")
+        high_watermark = -1
+        if channel_high_watermark is not None:
+            high_watermark = _check_int("channel_high_watermark", channel_high_watermark)
+            if not 8 * 1024 * 1024 < high_watermark < 2**63:
+                raise ValueError(
+                    "channel_high_watermark must be greater than 8388608 (8 MiB) "
+                    f"and fit in 64 bits, was {high_watermark}"
+                )
+        low_events = high_events = -1
+        if event_queue_watermarks is not None:
+            try:
+                low_events, high_events = event_queue_watermarks
+            except (TypeError, ValueError):
+                raise TypeError("event_queue_watermarks must be a (low, high) pair of ints") from None
+            _check_int("event_queue_watermarks low", low_events)
+            _check_int("event_queue_watermarks high", high_events)
+            if not 0 <= low_events < high_events < 2**31:
+                raise ValueError(
+                    f"event_queue_watermarks must satisfy 0 <= low < high, was {event_queue_watermarks!r}"
+                )
+        stats_interval = -1.0
+        if stats_dump_interval is not None:
+            if isinstance(stats_dump_interval, bool) or not isinstance(stats_dump_interval, (int, float)):
+                raise TypeError(
+                    f"stats_dump_interval must be a number, not {type(stats_dump_interval).__name__!r}"
+                )
+            if not (0 <= stats_dump_interval < 3600 and stats_dump_interval % 30 == 0):
+                raise ValueError(
+                    "stats_dump_interval must be a multiple of 30 seconds below 3600 "
+                    f"(0 disables it), was {stats_dump_interval}"
+                )
+            stats_interval = float(stats_dump_interval)
+        if channel_write_timeout is None:
+            self._channel_write_timeout = _DEFAULT_CHANNEL_WRITE_TIMEOUT
+        else:
+            if isinstance(channel_write_timeout, bool) or not isinstance(channel_write_timeout, (int, float)):
+                raise TypeError(
+                    "channel_write_timeout must be a number, "
+                    f"not {type(channel_write_timeout).__name__!r}"
+                )
+            if not 0 <= channel_write_timeout < 2**63:
+                raise ValueError(f"channel_write_timeout must be 0 or more, was {channel_write_timeout}")
+            self._channel_write_timeout = float(channel_write_timeout)
+
+        self._on_session_event = on_session_event
+        self._on_message = on_message
+        self._compression = message_compression_algorithm.value
+        self._monitor = host_health_monitor
+        self._queues: Dict[str, _Queue] = {}
+        self._open_timeout = timeouts.open_queue_timeout
+        self._configure_timeout = timeouts.configure_queue_timeout
+        self._close_timeout = timeouts.close_queue_timeout
+        self._lock = threading.Lock()
+
+        start_log_forwarding()
+        self._handle = _SessionHandle(
+            self,
+            on_message,
+            _report_callback_exception,
+            broker_bytes,
+            _process_name().encode("utf-8", "replace"),
+            f"blazingmq-python:{__version__}".encode(),
+            host_health_monitor._handle if host_health_monitor is not None else None,
+            threads,
+            buffer_size,
+            high_watermark,
+            low_events,
+            high_events,
+            stats_interval,
+            timeouts.connect_timeout,
+            timeouts.disconnect_timeout,
+            timeouts.open_queue_timeout,
+            timeouts.configure_queue_timeout,
+            timeouts.close_queue_timeout,
+        )
+        rc = self._handle.start(timeouts.connect_timeout)
+        if rc != 0:
+            message = f"Failed to start session: {_generic_result_name(rc)}"
+            if rc == _TIMEOUT_CODE:
+                raise BrokerTimeoutError(message)
+            raise Error(message)
+        self._stopped = False
+        _live_sessions.add(self)
+
+    @classmethod
+    def with_options(
+        cls,
+        on_session_event: OnSessionEvent,
+        on_message: Optional[OnMessage] = None,
+        broker: Union[str, bytes] = _DEFAULT_BROKER,
+        session_options: SessionOptions = SessionOptions(),
+    ) -> "Session":
+        """Create a session from a :class:`SessionOptions` value."""
+        if not isinstance(session_options, SessionOptions):
+            raise TypeError(
+                f"session_options must be a SessionOptions, not {type(session_options).__name__!r}"
+            )
+        options = session_options
+        return cls(
+            on_session_event,
+            on_message=on_message,
+            broker=broker,
+            message_compression_algorithm=(
+                options.message_compression_algorithm
+                if options.message_compression_algorithm is not None
+                else CompressionAlgorithmType.NONE
+            ),
+            timeout=options.timeouts if options.timeouts is not None else DEFAULT_TIMEOUT,
+            host_health_monitor=options.host_health_monitor,
+            num_processing_threads=options.num_processing_threads,
+            blob_buffer_size=options.blob_buffer_size,
+            channel_high_watermark=options.channel_high_watermark,
+            event_queue_watermarks=options.event_queue_watermarks,
+            stats_dump_interval=options.stats_dump_interval,
+        )
+
+    @staticmethod
+    def _timeouts(timeout: Any) -> Timeouts:
+        if isinstance(timeout, Timeouts):
+            return Timeouts(
+                connect_timeout=_check_timeout(timeout.connect_timeout),
+                disconnect_timeout=_check_timeout(timeout.disconnect_timeout),
+                open_queue_timeout=_check_timeout(timeout.open_queue_timeout),
+                configure_queue_timeout=_check_timeout(timeout.configure_queue_timeout),
+                close_queue_timeout=_check_timeout(timeout.close_queue_timeout),
+            )
+        seconds = _check_timeout(timeout)
+        return Timeouts(
+            open_queue_timeout=seconds,
+            configure_queue_timeout=seconds,
+            close_queue_timeout=seconds,
+        )
+
+    # -- lifetime ---------------------------------------------------------
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Disconnect from the broker.
+
+        Blocks until libbmq has stopped and every callback has returned.
+        Idempotent.  Every other method raises :class:`Error` afterwards.
+
+        Raises:
+            Error: Called from a callback, where it would deadlock.
+        """
+        if self._stopped:
+            return
+        self._check_not_in_callback("stop")
+        self._handle.stop()
+        self._stopped = True
+        self._queues.clear()
+        _live_sessions.discard(self)
+
+    def __del__(self) -> None:
+        if getattr(self, "_stopped", True):
+            return
+        warnings.warn(
+            UserWarning(f"stop() not invoked before destruction of Session<{id(self):#x}> object"),
+            stacklevel=1,
+        )
+        self._stopped = True
+        handle = self._handle
+        if _in_callback_thread():
+            # Stopping here would wait for this very thread: stop elsewhere.
+            threading.Thread(target=handle.stop, name="blazingmq-stop", daemon=True).start()
+        else:
+            handle.stop()
+
+    # -- checks -----------------------------------------------------------
+
+    def _check_running(self) -> None:
+        if self._stopped:
+            raise Error("Method called after session was stopped")
+
+    @staticmethod
+    def _check_not_in_callback(method: str) -> None:
+        if _in_callback_thread():
+            raise Error(
+                f"{method}() cannot be called from a blazingmq callback thread: "
+                "it would deadlock; call it from another thread"
+            )
+
+    def _queue(self, queue_uri: str) -> _Queue:
+        queue = self._queues.get(queue_uri)
+        if queue is None:
+            raise Error("Queue not opened")
+        return queue
+
+    # -- queues -----------------------------------------------------------
+
+    def open_queue(
+        self,
+        queue_uri: str,
+        read: bool = False,
+        write: bool = False,
+        options: QueueOptions = QueueOptions(),
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Open a queue for reading, writing, or both.
+
+        Args:
+            queue_uri: The queue, e.g. ``bmq://bmq.test.mem.priority/q``.
+            read: Receive its messages in ``on_message``.
+            write: Post to it.
+            options: Consumer options (see :class:`QueueOptions`).
+            timeout: Seconds to wait for the broker; default: the session's.
+
+        Raises:
+            Error: The queue could not be opened (the message names libbmq's
+                result, e.g. ``INVALID_URI``), or ``read=True`` without an
+                ``on_message`` callback.
+            BrokerTimeoutError: The broker did not answer in time.
+        """
+        self._check_running()
+        self._check_not_in_callback("open_queue")
+        if not isinstance(queue_uri, str):
+            raise TypeError(f"queue_uri must be a str, not {type(queue_uri).__name__!r}")
+        seconds = _check_timeout(timeout)
+        options_tuple = _queue_options_tuple(options)
+        if read and self._on_message is None:
+            raise Error(
+                f"Can't open queue {queue_uri} in read mode: "
+                "no on_message callback was provided at Session construction"
+            )
+        if options.suspends_on_bad_host_health and self._monitor is None:
+            raise Error(
+                "Queues cannot use suspends_on_bad_host_health if host health "
+                "monitoring was disabled when the Session was created"
+            )
+        flags = (_QUEUE_READ if read else 0) | (_QUEUE_WRITE if write else 0)
+        status, name, description, slot = self._handle.open_queue(
+            queue_uri, flags, options_tuple, seconds if seconds is not None else self._open_timeout
+        )
+        if status != 0:
+            error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
+            raise error(f"Failed to open {queue_uri} queue: {name}: {description}")
+        self._queues[queue_uri] = _Queue(slot, bool(read), bool(write))
+
+    def configure_queue(
+        self,
+        queue_uri: str,
+        options: QueueOptions,
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Change the options of an open queue; fields left as ``None`` stay
+        as they are.  ``QueueOptions(0, 0, 0)`` pauses delivery.
+
+        Raises:
+            Error: The queue is not open or the broker refused; the previous
+                options stay in place.
+            BrokerTimeoutError: The broker did not answer in time.
+        """
+        self._check_running()
+        self._check_not_in_callback("configure_queue")
+        seconds = _check_timeout(timeout)
+        options_tuple = _queue_options_tuple(options)
+        queue = self._queue(queue_uri)
+        status, name, description = self._handle.configure_queue(
+            queue.slot, options_tuple, seconds if seconds is not None else self._configure_timeout
+        )
+        if status == _QUEUE_NOT_OPEN:
+            raise Error("Queue not opened")
+        if status != 0:
+            error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
+            raise error(f"Failed to configure {queue_uri} queue: {name}: {description}")
+
+    def close_queue(self, queue_uri: str, timeout: Optional[float] = DEFAULT_TIMEOUT) -> None:
+        """Close a queue.  ACKs still outstanding for it are delivered as
+        failures (NACKs) before this returns.
+
+        Raises:
+            Error: The queue is not open, or closing failed.
+            BrokerTimeoutError: The broker did not answer in time.
+        """
+        self._check_running()
+        self._check_not_in_callback("close_queue")
+        seconds = _check_timeout(timeout)
+        queue = self._queue(queue_uri)
+        queue.closing = True
+        try:
+            status, name, description = self._handle.close_queue(
+                queue.slot, seconds if seconds is not None else self._close_timeout
+            )
+        finally:
+            queue.closing = False
+        if status == _QUEUE_NOT_OPEN:
+            raise Error("Queue not opened")
+        if status != 0:
+            error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
+            raise error(f"Failed to close {queue_uri} queue: {name}: {description}")
+        del self._queues[queue_uri]
+
+    def get_queue_options(self, queue_uri: str) -> QueueOptions:
+        """The options of an open queue, every field filled in."""
+        self._check_running()
+        queue = self._queue(queue_uri)
+        fields = self._handle.get_queue_options(queue.slot)
+        if fields is None:
+            raise Error("Queue not opened")
+        return QueueOptions(*fields)
+
+    # -- messages ---------------------------------------------------------
+
+    def post(
+        self,
+        queue_uri: str,
+        message: bytes,
+        properties: Optional[PropertyValueDict] = None,
+        property_type_overrides: Optional[Mapping[str, PropertyType]] = None,
+        on_ack: Optional[OnAck] = None,
+    ) -> None:
+        """Post a message to a queue opened for writing.
+
+        Args:
+            queue_uri: The queue.
+            message: The payload (non-empty ``bytes``, at most 64 MiB).
+            properties: Message properties, name to value; types are inferred
+                (bool, int -> INT64, str -> STRING, bytes -> BINARY).
+            property_type_overrides: Name to :class:`PropertyType`, for the
+                properties whose type is not the inferred one.
+            on_ack: Called once with the :class:`Ack` (success or failure) on
+                a libbmq thread.  Without it, no ACK is requested.
+
+        Raises:
+            TypeError: ``message`` is not bytes, or a property has the wrong
+                type.
+            Error: The queue is not open for writing, the message could not be
+                built, or libbmq refused it.
+            BandwidthLimitError: The channel stayed full for
+                ``channel_write_timeout`` seconds.
+
+        May block (without the GIL) while the channel to the broker is full.
+        """
+        if not isinstance(message, bytes):
+            raise TypeError(f"not expecting type '{type(message)}'")
+        self._check_running()
+        queue = self._queue(queue_uri)
+        if not queue.write:
+            raise Error("Failed to construct message: QUEUE_READONLY")
+        if not message:
+            raise Error("Failed to construct message: PAYLOAD_EMPTY")
+        if len(message) > _MAX_PAYLOAD:
+            raise Error("Failed to construct message: PAYLOAD_TOO_BIG")
+        encoded = None
+        if properties:
+            encoded = encode_properties(properties, property_type_overrides)
+        elif property_type_overrides:
+            encode_properties(properties or {}, property_type_overrides)
+        rc, build_rc = self._handle.post(queue.slot, message, encoded, on_ack, self._compression)
+        if rc == 0:
+            return
+        if rc == _BW_LIMIT:
+            rc, build_rc = self._post_when_channel_drains(queue, message, encoded, on_ack)
+            if rc == 0:
+                return
+        if rc == -1:
+            raise Error(f"Failed to construct message: {_event_builder_result_name(build_rc)}")
+        if rc == _QUEUE_NOT_OPEN:
+            raise Error("Queue not opened")
+        text = f"Failed to post message to {queue_uri} queue: {_post_result_name(rc)}"
+        if rc == _BW_LIMIT:
+            raise BandwidthLimitError(text)
+        raise Error(text)
+
+    def _post_when_channel_drains(
+        self, queue: _Queue, message: bytes, encoded: Any, on_ack: Optional[OnAck]
+    ) -> Tuple[int, int]:
+        """Retry a post refused with BW_LIMIT until the channel drains or
+        ``channel_write_timeout`` passes; waits without the GIL, in slices so
+        that signal handlers (Ctrl-C) run."""
+        deadline = time.monotonic() + self._channel_write_timeout
+        rc, build_rc = _BW_LIMIT, 0
+        while rc == _BW_LIMIT:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._handle.wait_for_channel(min(remaining, _WAIT_SLICE))
+            if self._stopped:
+                raise Error("Method called after session was stopped")
+            rc, build_rc = self._handle.post(queue.slot, message, encoded, on_ack, self._compression)
+        return rc, build_rc
+
+    def confirm(self, message: Message) -> None:
+        """Confirm a received message, so that the broker does not deliver it
+        again.  May be called from ``on_message``.
+
+        Raises:
+            Error: The queue is not open or is closing, or libbmq refused.
+        """
+        self._check_running()
+        queue = self._queues.get(message.queue_uri)
+        if queue is None:
+            raise Error("Queue not opened")
+        if queue.closing:
+            raise Error(
+                "Attempting to confirm message on a closing queue. Please ensure that you are "
+                "invoking configure with 0 max unconfirmed messages before closing the queue"
+                f"{message.queue_uri}"
+            )
+        guid = message.guid
+        if not isinstance(guid, bytes) or len(guid) != 16:
+            raise Error("Invalid GUID provided")
+        rc = self._handle.confirm(queue.slot, guid)
+        if rc != 0:
+            raise Error(f"Failed to confirm message [{guid.hex().upper()}]: {rc}")
+
+    # -- events from libbmq (called by blazingmq._ext) ------------------
+
+    def _dispatch_session_event(
+        self, event_type: int, status: int, status_name: str, description: str, queue_uri: Optional[str]
+    ) -> None:
+        failure = f"{description}: {status_name} ({status})" if status != 0 else None
+        event: SessionEvent
+        queue_classes = QUEUE_EVENT_CLASSES_BY_TYPE.get(event_type)
+        if queue_classes is not None:
+            ok_class, failed_class = queue_classes
+            uri = queue_uri or ""
+            event = ok_class(uri) if status == 0 else failed_class(uri, failure)
+        else:
+            event_class = EVENT_CLASS_BY_TYPE.get(event_type)
+            if event_class is None:
+                name = EVENT_TYPE_NAMES.get(event_type, str(event_type))
+                event = InterfaceError(f"Unexpected event type: {name}")
+            else:
+                event = event_class(failure or (description or None))
+        self._call_on_session_event(event)
+
+    def _report_interface_error(self, message: str) -> None:
+        self._call_on_session_event(InterfaceError(message))
+
+    def _call_on_session_event(self, event: SessionEvent) -> None:
+        try:
+            self._on_session_event(event)
+        except BaseException:
+            _report_callback_exception()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped else "running"
+        return f"<Session {state} at {id(self):#x}>"

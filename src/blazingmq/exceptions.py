@@ -1,0 +1,20 @@
+"""Exceptions raised by :mod:`blazingmq`."""
+
+__all__ = ["Error", "BrokerTimeoutError", "BandwidthLimitError"]
+
+
+class Error(Exception):
+    """The base class of every error that :mod:`blazingmq` raises on purpose."""
+
+
+class BrokerTimeoutError(Error):
+    """The broker did not answer an operation (connect, open, configure,
+    close) within its timeout."""
+
+
+class BandwidthLimitError(Error):
+    """The channel to the broker stayed full (``BW_LIMIT``) for longer than the
+    session's ``channel_write_timeout``.
+
+    Raised by :meth:`blazingmq.Session.post`; the message was not sent.
+    """

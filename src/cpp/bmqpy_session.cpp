@@ -1,0 +1,648 @@
+// bmqpy_session.cpp                                                 -*-C++-*-
+#include "bmqpy_session.h"
+
+#include <bmqa_closequeuestatus.h>
+#include <bmqa_configurequeuestatus.h>
+#include <bmqa_openqueuestatus.h>
+#include <bmqt_correlationid.h>
+#include <bmqt_hosthealthstate.h>
+#include <bmqt_messageeventtype.h>
+#include <bmqt_messageguid.h>
+#include <bmqt_propertytype.h>
+#include <bmqt_resultcode.h>
+#include <bmqt_sessioneventtype.h>
+#include <bmqt_uri.h>
+
+#include <bdlbb_blobutil.h>
+#include <bslma_managedptr.h>
+#include <bsls_timeinterval.h>
+
+#include <chrono>
+
+namespace bmqpy {
+
+namespace bslma = BloombergLP::bslma;
+namespace bsls  = BloombergLP::bsls;
+
+namespace {
+
+// Depth of our callbacks on this thread (callbacks do not nest today; a
+// counter costs nothing and stays right if they ever do).
+thread_local int t_callbackDepth = 0;
+
+struct CallbackScope {
+    CallbackScope() { ++t_callbackDepth; }
+    ~CallbackScope() { --t_callbackDepth; }
+};
+
+bsls::TimeInterval toInterval(double seconds)
+{
+    bsls::TimeInterval interval;
+    if (seconds >= 0) {
+        interval = bsls::TimeInterval(seconds);
+    }
+    return interval;  // a default interval means "use the session's option"
+}
+
+bmqt::QueueOptions toQueueOptions(const QueueOptionsSpec& spec)
+{
+    bmqt::QueueOptions options;
+    if (spec.hasMaxUnconfirmedMessages) {
+        options.setMaxUnconfirmedMessages(spec.maxUnconfirmedMessages);
+    }
+    if (spec.hasMaxUnconfirmedBytes) {
+        options.setMaxUnconfirmedBytes(spec.maxUnconfirmedBytes);
+    }
+    if (spec.hasConsumerPriority) {
+        options.setConsumerPriority(spec.consumerPriority);
+    }
+    if (spec.hasSuspendsOnBadHostHealth) {
+        options.setSuspendsOnBadHostHealth(spec.suspendsOnBadHostHealth);
+    }
+    return options;
+}
+
+// The name of a session event's status in the enum that matches its type.
+const char* statusName(int type, int status)
+{
+    switch (type) {
+    case bmqt::SessionEventType::e_QUEUE_OPEN_RESULT:
+    case bmqt::SessionEventType::e_QUEUE_REOPEN_RESULT:
+        return bmqt::OpenQueueResult::toAscii(
+            static_cast<bmqt::OpenQueueResult::Enum>(status));
+    case bmqt::SessionEventType::e_QUEUE_CONFIGURE_RESULT:
+    case bmqt::SessionEventType::e_QUEUE_SUSPENDED:
+    case bmqt::SessionEventType::e_QUEUE_RESUMED:
+        return bmqt::ConfigureQueueResult::toAscii(
+            static_cast<bmqt::ConfigureQueueResult::Enum>(status));
+    case bmqt::SessionEventType::e_QUEUE_CLOSE_RESULT:
+        return bmqt::CloseQueueResult::toAscii(
+            static_cast<bmqt::CloseQueueResult::Enum>(status));
+    default:
+        return bmqt::GenericResult::toAscii(
+            static_cast<bmqt::GenericResult::Enum>(status));
+    }
+}
+
+const char* orUnknown(const char* name) { return name ? name : "UNKNOWN"; }
+
+template <class STATUS, class ENUM>
+void loadResult(QueueResult* result, const STATUS& status)
+{
+    result->status = static_cast<int>(status.result());
+    result->statusName =
+        orUnknown(ENUM::toAscii(static_cast<typename ENUM::Enum>(
+            status.result())));
+    result->description.assign(status.errorDescription().data(),
+                               status.errorDescription().size());
+}
+
+}  // close unnamed namespace
+
+bool inCallbackThread() { return t_callbackDepth > 0; }
+
+const char* eventBuilderResultName(int code)
+{
+    return orUnknown(bmqt::EventBuilderResult::toAscii(
+        static_cast<bmqt::EventBuilderResult::Enum>(code)));
+}
+
+const char* postResultName(int code)
+{
+    return orUnknown(
+        bmqt::PostResult::toAscii(static_cast<bmqt::PostResult::Enum>(code)));
+}
+
+const char* genericResultName(int code)
+{
+    return orUnknown(bmqt::GenericResult::toAscii(
+        static_cast<bmqt::GenericResult::Enum>(code)));
+}
+
+// ---------------------------------------------------------------------------
+// HealthMonitor
+
+HealthMonitor::HealthMonitor()
+: d_monitor(bsl::make_shared<bmqa::ManualHostHealthMonitor>(
+      bmqt::HostHealthState::e_HEALTHY))
+{
+}
+
+void HealthMonitor::setHealthy()
+{
+    d_monitor->setState(bmqt::HostHealthState::e_HEALTHY);
+}
+
+void HealthMonitor::setUnhealthy()
+{
+    d_monitor->setState(bmqt::HostHealthState::e_UNHEALTHY);
+}
+
+bool HealthMonitor::isHealthy() const
+{
+    return d_monitor->hostState() == bmqt::HostHealthState::e_HEALTHY;
+}
+
+// ---------------------------------------------------------------------------
+// Session::Handler: owned by the `bmqa::Session`, forwards to our Session.
+
+class Session::Handler : public bmqa::SessionEventHandler {
+  public:
+    explicit Handler(Session* session)
+    : d_session(session)
+    {
+    }
+
+    void onSessionEvent(const bmqa::SessionEvent& event) override
+    {
+        CallbackScope scope;
+        d_session->dispatchSessionEvent(event);
+    }
+
+    void onMessageEvent(const bmqa::MessageEvent& event) override
+    {
+        CallbackScope scope;
+        d_session->dispatchMessageEvent(event);
+    }
+
+  private:
+    Session* d_session;
+};
+
+// ---------------------------------------------------------------------------
+// Session
+
+Session::Session(const SessionConfig& config,
+                 void*                context,
+                 SessionEventFn       onSessionEvent,
+                 MessageEventFn       onMessageEvent)
+: d_context(context)
+, d_onSessionEvent(onSessionEvent)
+, d_onMessageEvent(onMessageEvent)
+, d_builderLoaded(false)
+, d_channelFull(false)
+, d_started(false)
+, d_stopped(false)
+{
+    bmqt::SessionOptions options;
+    options.setBrokerUri(config.brokerUri);
+    if (!config.processName.empty()) {
+        options.setProcessNameOverride(config.processName);
+    }
+    if (!config.userAgentPrefix.empty()) {
+        options.setUserAgentPrefix(config.userAgentPrefix);
+    }
+    if (config.numProcessingThreads >= 0) {
+        options.setNumProcessingThreads(config.numProcessingThreads);
+    }
+    if (config.blobBufferSize >= 0) {
+        options.setBlobBufferSize(config.blobBufferSize);
+    }
+    if (config.channelHighWatermark >= 0) {
+        options.setChannelHighWatermark(config.channelHighWatermark);
+    }
+    if (config.eventQueueLowWatermark >= 0) {
+        options.configureEventQueue(config.eventQueueLowWatermark,
+                                    config.eventQueueHighWatermark);
+    }
+    if (config.statsDumpInterval >= 0) {
+        options.setStatsDumpInterval(toInterval(config.statsDumpInterval));
+    }
+    if (config.connectTimeout >= 0) {
+        options.setConnectTimeout(toInterval(config.connectTimeout));
+    }
+    if (config.disconnectTimeout >= 0) {
+        options.setDisconnectTimeout(toInterval(config.disconnectTimeout));
+    }
+    if (config.openQueueTimeout >= 0) {
+        options.setOpenQueueTimeout(toInterval(config.openQueueTimeout));
+    }
+    if (config.configureQueueTimeout >= 0) {
+        options.setConfigureQueueTimeout(
+            toInterval(config.configureQueueTimeout));
+    }
+    if (config.closeQueueTimeout >= 0) {
+        options.setCloseQueueTimeout(toInterval(config.closeQueueTimeout));
+    }
+    if (config.hostHealthMonitor) {
+        options.setHostHealthMonitor(config.hostHealthMonitor);
+    }
+    // `post` never blocks inside libbmq: on a full channel it returns
+    // BW_LIMIT at once and the binding waits in `waitForChannel` with the
+    // GIL released, in slices, so that Ctrl-C and other threads still run.
+    options.setChannelWriteTimeout(bsls::TimeInterval(0));
+
+    bslma::ManagedPtr<bmqa::SessionEventHandler> handler(new Handler(this));
+    d_session.reset(new bmqa::Session(handler, options));
+}
+
+Session::~Session()
+{
+    stop();
+    d_session.reset();
+}
+
+int Session::start(double timeout)
+{
+    std::lock_guard<std::mutex> guard(d_stopMutex);
+    if (d_stopped) {
+        return bmqt::GenericResult::e_NOT_READY;
+    }
+    const int rc = d_session->start(toInterval(timeout));
+    if (rc == 0) {
+        d_started = true;
+        std::lock_guard<std::mutex> postGuard(d_postMutex);
+        d_session->loadMessageEventBuilder(&d_builder);
+        d_builderLoaded = true;
+    }
+    return rc;
+}
+
+void Session::stop()
+{
+    std::lock_guard<std::mutex> guard(d_stopMutex);
+    if (d_stopped) {
+        return;
+    }
+    d_stopped = true;
+    if (d_started) {
+        d_session->stop();
+    }
+    {
+        // Wake any poster waiting for the channel: it will fail fast now.
+        std::lock_guard<std::mutex> channelGuard(d_channelMutex);
+        d_channelFull = false;
+    }
+    d_channelCondition.notify_all();
+}
+
+void Session::detach()
+{
+    // Called with the GIL held; the binding reads the context only with the
+    // GIL held, so no lock is needed.
+    d_context = nullptr;
+}
+
+void* Session::context() const { return d_context; }
+
+bmqa::QueueId* Session::queueAt(int slot)
+{
+    if (slot < 0 || static_cast<size_t>(slot) >= d_queues.size()) {
+        return nullptr;
+    }
+    return d_queues[slot].get();
+}
+
+void Session::openQueue(QueueResult*            result,
+                        int*                    slot,
+                        const std::string&      uri,
+                        unsigned long long      flags,
+                        const QueueOptionsSpec& options,
+                        double                  timeout)
+{
+    bmqa::QueueId* queueId = nullptr;
+    int            index   = -1;
+    {
+        std::lock_guard<std::mutex> guard(d_queuesMutex);
+        for (size_t i = 0; i < d_queues.size(); ++i) {
+            if (!d_queues[i]) {
+                index = static_cast<int>(i);
+                break;
+            }
+        }
+        if (index < 0) {
+            index = static_cast<int>(d_queues.size());
+            d_queues.emplace_back();
+        }
+        // The slot is the queue's correlation id, so events and messages
+        // name their queue without a URI lookup.
+        d_queues[index].reset(
+            new bmqa::QueueId(bmqt::CorrelationId(index)));
+        queueId = d_queues[index].get();
+    }
+
+    bmqa::OpenQueueStatus status = d_session->openQueueSync(
+        queueId,
+        bmqt::Uri(bsl::string(uri.data(), uri.size())),
+        flags,
+        toQueueOptions(options),
+        toInterval(timeout));
+    loadResult<bmqa::OpenQueueStatus, bmqt::OpenQueueResult>(result, status);
+
+    if (result->status != 0) {
+        std::lock_guard<std::mutex> guard(d_queuesMutex);
+        d_queues[index].reset();
+        index = -1;
+    }
+    *slot = index;
+}
+
+void Session::configureQueue(QueueResult*            result,
+                             int                     slot,
+                             const QueueOptionsSpec& options,
+                             double                  timeout)
+{
+    bmqa::QueueId* queueId;
+    {
+        std::lock_guard<std::mutex> guard(d_queuesMutex);
+        queueId = queueAt(slot);
+    }
+    if (!queueId) {
+        result->status     = k_QUEUE_NOT_OPEN;
+        result->statusName = "QUEUE_NOT_OPEN";
+        return;
+    }
+    bmqa::ConfigureQueueStatus status = d_session->configureQueueSync(
+        queueId,
+        toQueueOptions(options),
+        toInterval(timeout));
+    loadResult<bmqa::ConfigureQueueStatus, bmqt::ConfigureQueueResult>(
+        result,
+        status);
+}
+
+void Session::closeQueue(QueueResult* result, int slot, double timeout)
+{
+    bmqa::QueueId* queueId;
+    {
+        std::lock_guard<std::mutex> guard(d_queuesMutex);
+        queueId = queueAt(slot);
+    }
+    if (!queueId) {
+        result->status     = k_QUEUE_NOT_OPEN;
+        result->statusName = "QUEUE_NOT_OPEN";
+        return;
+    }
+    bmqa::CloseQueueStatus status =
+        d_session->closeQueueSync(queueId, toInterval(timeout));
+    loadResult<bmqa::CloseQueueStatus, bmqt::CloseQueueResult>(result,
+                                                               status);
+    if (result->status == 0) {
+        // libbmq sends no event for this queue after a successful close.
+        std::lock_guard<std::mutex> postGuard(d_postMutex);
+        std::lock_guard<std::mutex> guard(d_queuesMutex);
+        d_queues[slot].reset();
+    }
+}
+
+int Session::getQueueOptions(QueueOptionsSpec* spec, int slot) const
+{
+    std::lock_guard<std::mutex> guard(d_queuesMutex);
+    if (slot < 0 || static_cast<size_t>(slot) >= d_queues.size() ||
+        !d_queues[slot]) {
+        return k_QUEUE_NOT_OPEN;
+    }
+    const bmqt::QueueOptions& options = d_queues[slot]->options();
+    spec->hasMaxUnconfirmedMessages  = true;
+    spec->maxUnconfirmedMessages     = options.maxUnconfirmedMessages();
+    spec->hasMaxUnconfirmedBytes     = true;
+    spec->maxUnconfirmedBytes        = options.maxUnconfirmedBytes();
+    spec->hasConsumerPriority        = true;
+    spec->consumerPriority           = options.consumerPriority();
+    spec->hasSuspendsOnBadHostHealth = true;
+    spec->suspendsOnBadHostHealth    = options.suspendsOnBadHostHealth();
+    return 0;
+}
+
+int Session::post(int*                           buildResult,
+                  int                            slot,
+                  const char*                    data,
+                  size_t                         length,
+                  const bmqa::MessageProperties* properties,
+                  long long                      ackId,
+                  int                            compression)
+{
+    *buildResult = 0;
+    std::lock_guard<std::mutex> postGuard(d_postMutex);
+    if (!d_builderLoaded) {
+        return bmqt::PostResult::e_NOT_CONNECTED;
+    }
+    bmqa::QueueId* queueId;
+    {
+        std::lock_guard<std::mutex> guard(d_queuesMutex);
+        queueId = queueAt(slot);
+    }
+    if (!queueId) {
+        return k_QUEUE_NOT_OPEN;
+    }
+
+    bmqa::Message& message = d_builder.startMessage();
+    // The payload is copied into the event by `packMessage`, so a reference
+    // to the caller's buffer is enough.
+    message.setDataRef(data, length);
+    if (properties) {
+        message.setPropertiesRef(properties);
+    }
+    if (ackId != 0) {
+        message.setCorrelationId(bmqt::CorrelationId(ackId));
+    }
+    message.setCompressionAlgorithmType(
+        static_cast<bmqt::CompressionAlgorithmType::Enum>(compression));
+
+    const int packed = d_builder.packMessage(*queueId);
+    if (packed != 0) {
+        d_builder.reset();
+        *buildResult = packed;
+        return -1;
+    }
+    const int rc = d_session->post(d_builder.messageEvent());
+    d_builder.reset();
+    if (rc == bmqt::PostResult::e_BW_LIMIT) {
+        std::lock_guard<std::mutex> channelGuard(d_channelMutex);
+        d_channelFull = true;
+    }
+    return rc;
+}
+
+bool Session::waitForChannel(double timeout)
+{
+    std::unique_lock<std::mutex> lock(d_channelMutex);
+    // The low watermark event clears `d_channelFull`; if it came before we
+    // set the flag, the wait ends with the timeout and the caller retries.
+    return d_channelCondition.wait_for(
+        lock,
+        std::chrono::duration<double>(timeout),
+        [this] { return !d_channelFull; });
+}
+
+int Session::confirm(int slot, const unsigned char* guid)
+{
+    bmqt::MessageGUID messageGuid;
+    messageGuid.fromBinary(guid);
+    std::lock_guard<std::mutex> guard(d_queuesMutex);
+    bmqa::QueueId* queueId = queueAt(slot);
+    if (!queueId) {
+        return k_QUEUE_NOT_OPEN;
+    }
+    return d_session->confirmMessage(
+        bmqa::MessageConfirmationCookie(*queueId, messageGuid));
+}
+
+void Session::dispatchSessionEvent(const bmqa::SessionEvent& event)
+{
+    const int type = event.type();
+    if (type == bmqt::SessionEventType::e_CHANNEL_LOW_WATERMARK) {
+        {
+            std::lock_guard<std::mutex> guard(d_channelMutex);
+            d_channelFull = false;
+        }
+        d_channelCondition.notify_all();
+    }
+    else if (type == bmqt::SessionEventType::e_CHANNEL_HIGH_WATERMARK) {
+        std::lock_guard<std::mutex> guard(d_channelMutex);
+        d_channelFull = true;
+    }
+
+    SessionEventInfo info;
+    info.type       = type;
+    info.status     = event.statusCode();
+    info.statusName = orUnknown(statusName(type, info.status));
+    info.description.assign(event.errorDescription().data(),
+                            event.errorDescription().size());
+    info.queueSlot = -1;
+    const bmqt::CorrelationId& correlationId = event.correlationId();
+    if (correlationId.isNumeric()) {
+        info.queueSlot = static_cast<int>(correlationId.theNumeric());
+    }
+    else {
+        const bmqa::QueueId queueId = event.queueId();
+        if (queueId.correlationId().isNumeric()) {
+            info.queueSlot =
+                static_cast<int>(queueId.correlationId().theNumeric());
+        }
+    }
+    d_onSessionEvent(this, info);
+}
+
+void Session::dispatchMessageEvent(const bmqa::MessageEvent& event)
+{
+    d_onMessageEvent(this, event);
+}
+
+// ---------------------------------------------------------------------------
+// MessageCursor
+
+MessageCursor::MessageCursor(const bmqa::MessageEvent& event)
+: d_iterator(event.messageIterator())
+, d_message(nullptr)
+, d_type(event.type())
+{
+}
+
+bool MessageCursor::next()
+{
+    if (!d_iterator.nextMessage()) {
+        d_message = nullptr;
+        return false;
+    }
+    d_message = &d_iterator.message();
+    return true;
+}
+
+int MessageCursor::queueSlot() const
+{
+    const bmqt::CorrelationId& id = d_message->queueId().correlationId();
+    return id.isNumeric() ? static_cast<int>(id.theNumeric()) : -1;
+}
+
+long long MessageCursor::correlationId() const
+{
+    const bmqt::CorrelationId& id = d_message->correlationId();
+    return id.isNumeric() ? id.theNumeric() : 0;
+}
+
+bool MessageCursor::hasGuid() const
+{
+    return !d_message->messageGUID().isUnset();
+}
+
+void MessageCursor::loadGuid(unsigned char* out16) const
+{
+    d_message->messageGUID().toBinary(out16);
+}
+
+void MessageCursor::copyData(char* out) const
+{
+    // A blob per thread, reused: `getData` only appends shared buffer
+    // handles, so the one real copy is the one into `out`.
+    thread_local bdlbb::Blob blob;
+    blob.removeAll();
+    if (d_message->getData(&blob) == 0) {
+        bdlbb::BlobUtil::copy(out, blob, 0, blob.length());
+    }
+    blob.removeAll();
+}
+
+// ---------------------------------------------------------------------------
+// Properties
+
+int setProperty(bmqa::MessageProperties* properties,
+                const char*              name,
+                size_t                   nameLength,
+                int                      type,
+                long long                integer,
+                const char*              bytes,
+                size_t                   length)
+{
+    const bsl::string_view key(name, nameLength);
+    switch (type) {
+    case bmqt::PropertyType::e_BOOL:
+        return properties->setPropertyAsBool(key, integer != 0);
+    case bmqt::PropertyType::e_CHAR:
+        return properties->setPropertyAsChar(key, static_cast<char>(integer));
+    case bmqt::PropertyType::e_SHORT:
+        return properties->setPropertyAsShort(key,
+                                              static_cast<short>(integer));
+    case bmqt::PropertyType::e_INT32:
+        return properties->setPropertyAsInt32(
+            key,
+            static_cast<bsl::int32_t>(integer));
+    case bmqt::PropertyType::e_INT64:
+        return properties->setPropertyAsInt64(key, integer);
+    case bmqt::PropertyType::e_STRING:
+        return properties->setPropertyAsString(
+            key,
+            bsl::string_view(bytes, length));
+    case bmqt::PropertyType::e_BINARY:
+        return properties->setPropertyAsBinary(
+            key,
+            bsl::span<const char>(bytes, length));
+    default:
+        return -1;
+    }
+}
+
+PropertyCursor::PropertyCursor(const bmqa::MessageProperties& properties)
+: d_iterator(&properties)
+{
+}
+
+long long PropertyCursor::integer() const
+{
+    switch (d_iterator.type()) {
+    case bmqt::PropertyType::e_BOOL: return d_iterator.getAsBool() ? 1 : 0;
+    case bmqt::PropertyType::e_CHAR: return d_iterator.getAsChar();
+    case bmqt::PropertyType::e_SHORT: return d_iterator.getAsShort();
+    case bmqt::PropertyType::e_INT32: return d_iterator.getAsInt32();
+    case bmqt::PropertyType::e_INT64: return d_iterator.getAsInt64();
+    default: return 0;
+    }
+}
+
+const char* PropertyCursor::bytes() const
+{
+    if (d_iterator.type() == bmqt::PropertyType::e_STRING) {
+        return d_iterator.getAsString().data();
+    }
+    return d_iterator.getAsBinary().data();
+}
+
+size_t PropertyCursor::length() const
+{
+    if (d_iterator.type() == bmqt::PropertyType::e_STRING) {
+        return d_iterator.getAsString().size();
+    }
+    return d_iterator.getAsBinary().size();
+}
+
+}  // close namespace bmqpy

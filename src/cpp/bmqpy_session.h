@@ -1,0 +1,287 @@
+// bmqpy_session.h                                                   -*-C++-*-
+//
+// The C++ layer of the Python SDK: it owns one `bmqa::Session` and the
+// libbmq threads that call back into it, and knows nothing about Python.
+// Events reach the binding layer through plain function pointers that are
+// invoked on libbmq's event-handler threads *without* the GIL; the binding
+// takes the GIL once per libbmq event, not once per message.
+//
+// Every method that may block (start, stop, open/configure/close, waiting for
+// the channel to drain) is safe to call with the GIL released, and none of
+// them calls back into Python on the calling thread.
+
+#ifndef INCLUDED_BMQPY_SESSION
+#define INCLUDED_BMQPY_SESSION
+
+#include <bmqa_confirmeventbuilder.h>
+#include <bmqa_manualhosthealthmonitor.h>
+#include <bmqa_message.h>
+#include <bmqa_messageevent.h>
+#include <bmqa_messageeventbuilder.h>
+#include <bmqa_messageiterator.h>
+#include <bmqa_messageproperties.h>
+#include <bmqa_queueid.h>
+#include <bmqa_session.h>
+#include <bmqa_sessionevent.h>
+#include <bmqt_queueoptions.h>
+#include <bmqt_sessionoptions.h>
+
+#include <bdlbb_blob.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace bmqpy {
+
+namespace bmqa  = BloombergLP::bmqa;
+namespace bmqt  = BloombergLP::bmqt;
+namespace bdlbb = BloombergLP::bdlbb;
+
+// Result codes of our own, outside every libbmq enum's range.
+enum {
+    k_QUEUE_NOT_OPEN = -10000,  // no queue with that slot
+    k_TIMED_OUT      = -10001   // a wait of ours ran out
+};
+
+/// A session event flattened into plain values.
+struct SessionEventInfo {
+    int         type;         // bmqt::SessionEventType::Enum
+    int         status;       // libbmq status code, 0 on success
+    std::string statusName;   // e.g. "TIMEOUT", from the matching enum
+    std::string description;  // libbmq's error description, may be empty
+    int         queueSlot;    // -1 when the event is not about a queue
+};
+
+class Session;
+
+/// Called on a libbmq thread without the GIL.  The callee reads
+/// `session->context()` only once it holds the GIL (see `detach`).
+typedef void (*SessionEventFn)(Session*                session,
+                               const SessionEventInfo& event);
+typedef void (*MessageEventFn)(Session*                  session,
+                               const bmqa::MessageEvent& event);
+
+/// Session options; a negative number means "libbmq's default".
+struct SessionConfig {
+    std::string brokerUri;
+    std::string processName;
+    std::string userAgentPrefix;
+    int         numProcessingThreads  = -1;
+    int         blobBufferSize        = -1;
+    long long   channelHighWatermark  = -1;
+    int         eventQueueLowWatermark  = -1;
+    int         eventQueueHighWatermark = -1;
+    double      statsDumpInterval     = -1;
+    double      connectTimeout        = -1;
+    double      disconnectTimeout     = -1;
+    double      openQueueTimeout      = -1;
+    double      configureQueueTimeout = -1;
+    double      closeQueueTimeout     = -1;
+    // The monitor, when host health monitoring is enabled.
+    bsl::shared_ptr<bmqa::ManualHostHealthMonitor> hostHealthMonitor;
+};
+
+/// Queue options; a field whose `has...` flag is false is left unset.
+struct QueueOptionsSpec {
+    bool hasMaxUnconfirmedMessages   = false;
+    int  maxUnconfirmedMessages      = 0;
+    bool hasMaxUnconfirmedBytes      = false;
+    int  maxUnconfirmedBytes         = 0;
+    bool hasConsumerPriority         = false;
+    int  consumerPriority            = 0;
+    bool hasSuspendsOnBadHostHealth  = false;
+    bool suspendsOnBadHostHealth     = false;
+};
+
+/// Outcome of a queue operation.
+struct QueueResult {
+    int         status = 0;   // 0 on success, else the libbmq result code
+    std::string statusName;   // e.g. "INVALID_URI"
+    std::string description;  // libbmq's description of a failure
+};
+
+/// Whether the calling thread is running one of our libbmq callbacks (of any
+/// session).  Blocking session calls made from there would deadlock.
+bool inCallbackThread();
+
+/// A manual host health monitor shared with every session that uses it.
+class HealthMonitor {
+  public:
+    HealthMonitor();
+    void setHealthy();
+    void setUnhealthy();
+    bool isHealthy() const;
+    const bsl::shared_ptr<bmqa::ManualHostHealthMonitor>& monitor() const
+    {
+        return d_monitor;
+    }
+
+  private:
+    bsl::shared_ptr<bmqa::ManualHostHealthMonitor> d_monitor;
+};
+
+class Session {
+  public:
+    Session(const SessionConfig& config,
+            void*                context,
+            SessionEventFn       onSessionEvent,
+            MessageEventFn       onMessageEvent);
+    ~Session();
+
+    Session(const Session&)            = delete;
+    Session& operator=(const Session&) = delete;
+
+    /// Connect; return 0 or a `bmqt::GenericResult` code.  Blocks.
+    int start(double timeout);
+
+    /// Disconnect and wait for every callback to return.  Idempotent.
+    /// Blocks; must not be called from a callback thread.
+    void stop();
+
+    /// Drop every later event instead of delivering it: the binding calls
+    /// this when the Python object behind `context` goes away.
+    void detach();
+
+    /// The binding's context, or null once detached.  Read and written by
+    /// the binding only while it holds the GIL.
+    void* context() const;
+
+    /// Open `uri`; on success set `*slot` to the queue's slot.  Blocks.
+    void openQueue(QueueResult*            result,
+                   int*                    slot,
+                   const std::string&      uri,
+                   unsigned long long      flags,
+                   const QueueOptionsSpec& options,
+                   double                  timeout);
+    void configureQueue(QueueResult*            result,
+                        int                     slot,
+                        const QueueOptionsSpec& options,
+                        double                  timeout);
+    void closeQueue(QueueResult* result, int slot, double timeout);
+
+    /// Load the options libbmq holds for the queue (defaults filled in).
+    int getQueueOptions(QueueOptionsSpec* options, int slot) const;
+
+    /// Post one message without blocking.  `ackId` is 0 when no ACK is
+    /// wanted.  Return 0 on success, a `bmqt::EventBuilderResult` code in
+    /// `*buildResult` (and -1) if the message could not be built, or a
+    /// `bmqt::PostResult` code (e.g. `e_BW_LIMIT`) if it could not be sent.
+    int post(int*                           buildResult,
+             int                            slot,
+             const char*                    data,
+             size_t                         length,
+             const bmqa::MessageProperties* properties,
+             long long                      ackId,
+             int                            compression);
+
+    /// Wait up to `timeout` seconds for the channel to accept writes again
+    /// after `post` returned `e_BW_LIMIT`.  Return true if it may.  Blocks.
+    bool waitForChannel(double timeout);
+
+    /// Confirm the message with the specified 16-byte `guid`.
+    int confirm(int slot, const unsigned char* guid);
+
+  private:
+    class Handler;
+    friend class Handler;
+
+    void dispatchSessionEvent(const bmqa::SessionEvent& event);
+    void dispatchMessageEvent(const bmqa::MessageEvent& event);
+    bmqa::QueueId* queueAt(int slot);
+
+    void*                          d_context;
+    SessionEventFn                 d_onSessionEvent;
+    MessageEventFn                 d_onMessageEvent;
+    std::unique_ptr<bmqa::Session> d_session;
+
+    // Slots index `d_queues`; a closed queue's slot is reused.  Guarded by
+    // `d_queuesMutex` so that callback threads can post and confirm while
+    // another thread opens or closes a queue.
+    mutable std::mutex                          d_queuesMutex;
+    std::vector<std::unique_ptr<bmqa::QueueId>> d_queues;
+
+    // One builder reused by every post, so a post allocates no builder.
+    std::mutex                d_postMutex;
+    bmqa::MessageEventBuilder d_builder;
+    bool                      d_builderLoaded;
+
+    // Set by the channel watermark events; waited on by `waitForChannel`.
+    std::mutex              d_channelMutex;
+    std::condition_variable d_channelCondition;
+    bool                    d_channelFull;
+
+    std::mutex d_stopMutex;
+    bool       d_started;
+    bool       d_stopped;
+};
+
+/// Walks the messages of a libbmq message event (PUSH or ACK).
+class MessageCursor {
+  public:
+    explicit MessageCursor(const bmqa::MessageEvent& event);
+    bool next();
+
+    int       eventType() const { return d_type; }
+    int       queueSlot() const;
+    long long correlationId() const;
+    int       ackStatus() const { return d_message->ackStatus(); }
+    bool      hasGuid() const;
+    void      loadGuid(unsigned char* out16) const;
+    int       dataSize() const { return d_message->dataSize(); }
+    /// Copy the payload into `out`, which has room for `dataSize()` bytes.
+    void      copyData(char* out) const;
+    bool      hasProperties() const { return d_message->hasProperties(); }
+    int loadProperties(bmqa::MessageProperties* properties) const
+    {
+        return d_message->loadProperties(properties);
+    }
+
+  private:
+    bmqa::MessageIterator d_iterator;
+    const bmqa::Message*  d_message;
+    int                   d_type;
+};
+
+/// Set one property; `type` is a `bmqt::PropertyType::Enum`.  Integer-like
+/// types (BOOL, CHAR, SHORT, INT32, INT64) take `integer`; STRING and BINARY
+/// take `bytes`/`length`.  Return libbmq's result code (0 on success).
+int setProperty(bmqa::MessageProperties* properties,
+                const char*              name,
+                size_t                   nameLength,
+                int                      type,
+                long long                integer,
+                const char*              bytes,
+                size_t                   length);
+
+/// Walks the properties of a received message.
+class PropertyCursor {
+  public:
+    explicit PropertyCursor(const bmqa::MessageProperties& properties);
+    bool next() { return d_iterator.hasNext(); }
+
+    const char* name() const { return d_iterator.name().data(); }
+    size_t      nameLength() const { return d_iterator.name().size(); }
+    int         type() const { return d_iterator.type(); }
+    /// The value of a BOOL, CHAR, SHORT, INT32 or INT64 property.
+    long long   integer() const;
+    /// The value of a STRING or BINARY property.
+    const char* bytes() const;
+    size_t      length() const;
+
+  private:
+    bmqa::MessagePropertiesIterator d_iterator;
+};
+
+/// The name of a `bmqt::EventBuilderResult`, `PostResult` or
+/// `GenericResult` code.
+const char* eventBuilderResultName(int code);
+const char* postResultName(int code);
+const char* genericResultName(int code);
+
+}  // close namespace bmqpy
+
+#endif

@@ -1,0 +1,76 @@
+"""Shared fixtures: a real broker for the whole run (from
+``blazingmq.testing.pytest_plugin``), fresh queue URIs, and collectors that
+let a test wait for what libbmq threads deliver."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Any, Callable, Iterator, List
+
+import pytest
+
+import blazingmq
+
+pytest_plugins = ["blazingmq.testing.pytest_plugin"]
+
+_queue_numbers = itertools.count()
+
+
+class Collector:
+    """Collects what a callback receives, on any thread, and waits for it."""
+
+    def __init__(self) -> None:
+        self.items: List[Any] = []
+        self._condition = threading.Condition()
+
+    def __call__(self, *args: Any) -> None:
+        with self._condition:
+            self.items.append(args[0] if len(args) == 1 else args)
+            self._condition.notify_all()
+
+    def wait_for(self, predicate: Callable[[List[Any]], bool], timeout: float = 10.0) -> List[Any]:
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while not predicate(self.items):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out after {timeout} s; collected: {self.items!r}")
+                self._condition.wait(remaining)
+            return list(self.items)
+
+    def wait_count(self, count: int, timeout: float = 10.0) -> List[Any]:
+        return self.wait_for(lambda items: len(items) >= count, timeout)
+
+
+@pytest.fixture
+def collector() -> Callable[[], Collector]:
+    return Collector
+
+
+@pytest.fixture
+def queue_uri(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """``queue_uri(domain)``: a queue URI no other test uses."""
+
+    def make(domain: str = "bmq.test.mem.priority") -> str:
+        name = request.node.name.replace("[", "_").replace("]", "").replace("-", "_")
+        return f"bmq://{domain}/{name[:40]}_{next(_queue_numbers)}"
+
+    return make
+
+
+@pytest.fixture
+def session_factory(bmq_broker_uri: str) -> Iterator[Callable[..., blazingmq.Session]]:
+    """Creates sessions on the test broker and stops them after the test."""
+    sessions: List[blazingmq.Session] = []
+
+    def make(on_session_event: Any = None, **kwargs: Any) -> blazingmq.Session:
+        kwargs.setdefault("broker", bmq_broker_uri)
+        session = blazingmq.Session(on_session_event or (lambda event: None), **kwargs)
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        session.stop()

@@ -1,0 +1,60 @@
+"""The broker helper of ``blazingmq.testing``."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from blazingmq.testing import BROKER_ENV_VAR, BrokerError, find_broker_executable, start_broker
+
+
+def test_session_broker_is_reachable(bmq_broker):
+    assert bmq_broker.running
+    assert bmq_broker.uri == f"tcp://127.0.0.1:{bmq_broker.port}"
+    with socket.create_connection(("127.0.0.1", bmq_broker.port), timeout=5):
+        pass
+
+
+def test_broker_writes_its_config_and_domains(bmq_broker):
+    etc = bmq_broker.etc
+    assert (etc / "bmqbrkrcfg.json").is_file()
+    assert str(bmq_broker.port) in (etc / "clusters.json").read_text()
+    for domain in (
+        "bmq.test.persistent.priority",
+        "bmq.test.mem.fanout",
+        "bmq.test.mem.broadcast",
+        "bmq.tutorial.workqueue",
+        "bmq.bench.mem.priority",
+    ):
+        assert (etc / "domains" / f"{domain}.json").is_file()
+
+
+def test_start_broker_leaves_no_process_or_directory_behind():
+    with start_broker() as broker:
+        pid = broker.process.pid
+        directory = broker.directory
+        with socket.create_connection(("127.0.0.1", broker.port), timeout=5):
+            pass
+    assert broker.process.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not directory.exists()
+
+
+def test_missing_broker_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv(BROKER_ENV_VAR, str(tmp_path / "nowhere"))
+    with pytest.raises(BrokerError, match=f"bmqbrkr.tsk not found.*{BROKER_ENV_VAR}"):
+        find_broker_executable()
+    with pytest.raises(BrokerError):
+        with start_broker():
+            pass  # pragma: no cover
+
+
+def test_broker_env_var_accepts_the_folder_or_the_file(monkeypatch):
+    executable = find_broker_executable()
+    monkeypatch.setenv(BROKER_ENV_VAR, str(executable.parent))
+    assert find_broker_executable() == executable
+    monkeypatch.setenv(BROKER_ENV_VAR, str(executable))
+    assert find_broker_executable() == executable
