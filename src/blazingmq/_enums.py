@@ -45,6 +45,12 @@ ACK_STATUS_BY_CODE[-102] = AckStatus.LIMIT_MESSAGES
 ACK_STATUS_BY_CODE[-103] = AckStatus.LIMIT_BYTES
 
 
+def ack_status_from_code(code: int) -> AckStatus:
+    """The :class:`AckStatus` of a libbmq ACK result code; ``UNRECOGNIZED``
+    for a code this SDK does not know (libbmq may add codes)."""
+    return ACK_STATUS_BY_CODE.get(code, AckStatus.UNRECOGNIZED)
+
+
 class CompressionAlgorithmType(_ShortReprEnum):
     """How posted payloads are compressed on the wire."""
 

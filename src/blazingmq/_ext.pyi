@@ -28,6 +28,7 @@ class SessionHandle:
     def __init__(
         self,
         owner: Any,
+        events: Any,
         on_message: Optional[Callable[..., Any]],
         report_exception: Callable[[], None],
         broker_uri: bytes,

@@ -19,7 +19,7 @@ from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 
-from blazingmq._enums import ACK_STATUS_BY_CODE, PROPERTY_TYPE_BY_CODE, AckStatus
+from blazingmq._enums import PROPERTY_TYPE_BY_CODE, ack_status_from_code
 from blazingmq._messages import Ack, Message, MessageHandle
 
 # --------------------------------------------------------------------------
@@ -296,16 +296,18 @@ cdef extern from *:
 cdef class SessionHandle:
     """One libbmq session.
 
-    ``owner`` is the Python ``Session`` (held weakly, so dropping the last
-    user reference collects it).  On each libbmq event the handle calls
-    ``owner._dispatch_session_event(type, status, status_name, description,
-    queue_uri)``, ``on_message(message, handle)`` for each message, and each
-    post's ``on_ack(ack)``.  ``report_exception()`` is called, in an
-    ``except`` block, when a callback raises.
+    ``owner`` is the Python ``Session``, held weakly so that dropping the
+    last user reference collects it; each ``MessageHandle`` refers to it.
+    For each libbmq event the handle calls ``events.session_event(type,
+    status, status_name, description, queue_uri)`` (or
+    ``events.interface_error(text)``), ``on_message(message, handle)`` for
+    each message, and each post's ``on_ack(ack)``.  ``report_exception()`` is
+    called, inside an ``except`` block, when a callback raises.
     """
 
     cdef Session* session
     cdef object owner_ref
+    cdef object events
     cdef readonly object on_message
     cdef object report_exception
     cdef dict queue_uris       # slot -> URI (str), kept until the slot is reused
@@ -323,6 +325,7 @@ cdef class SessionHandle:
     def __init__(
         self,
         owner,
+        events,
         on_message,
         report_exception,
         bytes broker_uri,
@@ -359,6 +362,7 @@ cdef class SessionHandle:
         if monitor is not None:
             bmqpy_setHealthMonitor(&config, monitor.monitor)
         self.owner_ref = weakref.ref(owner)
+        self.events = events
         self.on_message = on_message
         self.report_exception = report_exception
         self.session = new Session(
@@ -509,13 +513,10 @@ cdef void _on_session_event(Session* session, const SessionEventInfo& info) noex
         return
     handle = <SessionHandle>context
     try:
-        owner = handle.owner_ref()
-        if owner is None:
-            return
         queue_uri = None
         if info.queueSlot >= 0:
             queue_uri = handle.queue_uris.get(info.queueSlot)
-        owner._dispatch_session_event(
+        handle.events.session_event(
             info.type,
             info.status,
             info.statusName.decode(),
@@ -559,7 +560,7 @@ cdef int _deliver_acks(SessionHandle handle, MessageCursor* cursor) except -1:
             continue  # a post that asked for no ACK (libbmq NACKs those too)
         ack = Ack.__new__(Ack)
         code = cursor.ackStatus()
-        ack.status = ACK_STATUS_BY_CODE.get(code, AckStatus.UNRECOGNIZED)
+        ack.status = ack_status_from_code(code)
         ack.guid = _guid(cursor) if code == 0 and cursor.hasGuid() else None
         ack.queue_uri = uris.get(cursor.queueSlot(), "")
         try:
@@ -576,11 +577,10 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
     cdef bytes data
     cdef int size
     owner = handle.owner_ref()
-    if owner is None:
-        return 0
     while cursor.next():
-        if on_message is None:
-            owner._report_interface_error("Messages received but no callback configured")
+        if on_message is None or owner is None:
+            if on_message is None:
+                handle.events.interface_error("Messages received but no callback configured")
             continue
         size = cursor.dataSize()
         data = PyBytes_FromStringAndSize(NULL, size)
@@ -594,7 +594,7 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
             props.clear()
             if cursor.loadProperties(&props) == 0:
                 message.properties, message.property_types = _convert_properties(
-                    owner, props)
+                    handle, props)
             else:
                 message.properties, message.property_types = {}, {}
         else:
@@ -609,7 +609,7 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
     return 0
 
 
-cdef tuple _convert_properties(owner, MessageProperties& props):
+cdef tuple _convert_properties(SessionHandle handle, MessageProperties& props):
     cdef dict values = {}
     cdef dict types = {}
     cdef PropertyCursor* cursor = new PropertyCursor(props)
@@ -623,7 +623,7 @@ cdef tuple _convert_properties(owner, MessageProperties& props):
                 try:
                     value = cursor.bytes()[:cursor.length()].decode("utf-8")
                 except UnicodeDecodeError:
-                    owner._report_interface_error(
+                    handle.events.interface_error(
                         f"STRING property '{name}' has non-UTF-8 data")
                     continue
             elif ptype == PROPERTY_BINARY:

@@ -41,7 +41,7 @@ class _ValueClass:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return tuple(self._fields()) == tuple(other._fields())  # type: ignore[attr-defined]
+        return tuple(self._fields()) == tuple(other._fields())
 
     def __ne__(self, other: object) -> bool:
         equal = self.__eq__(other)

@@ -102,6 +102,46 @@ def _queue_options_tuple(options: QueueOptions) -> Tuple[Any, Any, Any, Any]:
     )
 
 
+class _EventSink:
+    """Turns libbmq's session events into event objects for the program's
+    ``on_session_event``.  Held by the compiled handle; it holds no reference
+    to the :class:`Session`, so events (``Disconnected`` included) still
+    arrive while a dropped session is being stopped."""
+
+    __slots__ = ("_on_session_event",)
+
+    def __init__(self, on_session_event: OnSessionEvent) -> None:
+        self._on_session_event = on_session_event
+
+    def session_event(
+        self, event_type: int, status: int, status_name: str, description: str, queue_uri: Optional[str]
+    ) -> None:
+        failure = f"{description}: {status_name} ({status})" if status != 0 else None
+        event: SessionEvent
+        queue_classes = QUEUE_EVENT_CLASSES_BY_TYPE.get(event_type)
+        if queue_classes is not None:
+            ok_class, failed_class = queue_classes
+            uri = queue_uri or ""
+            event = ok_class(uri) if status == 0 else failed_class(uri, failure)
+        else:
+            event_class = EVENT_CLASS_BY_TYPE.get(event_type)
+            if event_class is None:
+                name = EVENT_TYPE_NAMES.get(event_type, str(event_type))
+                event = InterfaceError(f"Unexpected event type: {name}")
+            else:
+                event = event_class(failure or (description or None))
+        self._deliver(event)
+
+    def interface_error(self, message: str) -> None:
+        self._deliver(InterfaceError(message))
+
+    def _deliver(self, event: SessionEvent) -> None:
+        try:
+            self._on_session_event(event)
+        except BaseException:
+            _report_callback_exception()
+
+
 class _Queue:
     """What the session knows of one open queue."""
 
@@ -279,6 +319,7 @@ class Session:
         start_log_forwarding()
         self._handle = _SessionHandle(
             self,
+            _EventSink(on_session_event),
             on_message,
             _report_callback_exception,
             broker_bytes,
@@ -484,6 +525,11 @@ class Session:
         seconds = _check_timeout(timeout)
         options_tuple = _queue_options_tuple(options)
         queue = self._queue(queue_uri)
+        if options.suspends_on_bad_host_health and self._monitor is None:
+            raise Error(
+                "Queues cannot use suspends_on_bad_host_health if host health "
+                "monitoring was disabled when the Session was created"
+            )
         status, name, description = self._handle.configure_queue(
             queue.slot, options_tuple, seconds if seconds is not None else self._configure_timeout
         )
@@ -632,36 +678,6 @@ class Session:
         rc = self._handle.confirm(queue.slot, guid)
         if rc != 0:
             raise Error(f"Failed to confirm message [{guid.hex().upper()}]: {rc}")
-
-    # -- events from libbmq (called by blazingmq._ext) ------------------
-
-    def _dispatch_session_event(
-        self, event_type: int, status: int, status_name: str, description: str, queue_uri: Optional[str]
-    ) -> None:
-        failure = f"{description}: {status_name} ({status})" if status != 0 else None
-        event: SessionEvent
-        queue_classes = QUEUE_EVENT_CLASSES_BY_TYPE.get(event_type)
-        if queue_classes is not None:
-            ok_class, failed_class = queue_classes
-            uri = queue_uri or ""
-            event = ok_class(uri) if status == 0 else failed_class(uri, failure)
-        else:
-            event_class = EVENT_CLASS_BY_TYPE.get(event_type)
-            if event_class is None:
-                name = EVENT_TYPE_NAMES.get(event_type, str(event_type))
-                event = InterfaceError(f"Unexpected event type: {name}")
-            else:
-                event = event_class(failure or (description or None))
-        self._call_on_session_event(event)
-
-    def _report_interface_error(self, message: str) -> None:
-        self._call_on_session_event(InterfaceError(message))
-
-    def _call_on_session_event(self, event: SessionEvent) -> None:
-        try:
-            self._on_session_event(event)
-        except BaseException:
-            _report_callback_exception()
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "running"

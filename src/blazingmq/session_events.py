@@ -55,7 +55,7 @@ class SessionEvent:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return bool(self.message == other.message)  # type: ignore[attr-defined]
+        return bool(self.message == other.message)
 
     def __ne__(self, other: object) -> bool:
         equal = self.__eq__(other)
@@ -85,7 +85,7 @@ class QueueEvent(SessionEvent):
         if type(other) is not type(self):
             return NotImplemented
         return bool(
-            self.message == other.message and self.queue_uri == other.queue_uri  # type: ignore[attr-defined]
+            self.message == other.message and self.queue_uri == other.queue_uri
         )
 
 

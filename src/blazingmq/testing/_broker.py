@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 __all__ = [
     "BROKER_ENV_VAR",
@@ -374,7 +374,7 @@ class Broker:
 
 @contextlib.contextmanager
 def start_broker(
-    directory: Optional[os.PathLike] = None, port: Optional[int] = None, timeout: float = 30.0
+    directory: "Optional[Union[str, os.PathLike[str]]]" = None, port: Optional[int] = None, timeout: float = 30.0
 ) -> Iterator[Broker]:
     """Start ``bmqbrkr.tsk`` for the duration of a ``with`` block.
 

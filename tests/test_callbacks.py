@@ -1,0 +1,142 @@
+"""What may and may not be called from libbmq's callback threads, and what
+happens when a callback raises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import blazingmq
+from blazingmq import AckStatus, Error, QueueOptions
+
+
+FORBIDDEN = {
+    "open_queue": lambda s, uri: s.open_queue(uri + "-other", write=True),
+    "configure_queue": lambda s, uri: s.configure_queue(uri, QueueOptions()),
+    "close_queue": lambda s, uri: s.close_queue(uri),
+    "stop": lambda s, uri: s.stop(),
+}
+
+
+@pytest.mark.parametrize("method", sorted(FORBIDDEN))
+def test_forbidden_calls_from_on_message_raise_at_once(session_factory, queue_uri, method):
+    uri = queue_uri()
+    outcome = {}
+    done = threading.Event()
+    holder = {}
+
+    def on_message(message, handle):
+        start = time.monotonic()
+        try:
+            FORBIDDEN[method](holder["session"], uri)
+        except Error as error:
+            outcome["error"] = str(error)
+        outcome["seconds"] = time.monotonic() - start
+        handle.confirm()
+        done.set()
+
+    session = session_factory(on_message=on_message)
+    holder["session"] = session
+    session.open_queue(uri, read=True, write=True)
+    session.post(uri, b"x")
+    assert done.wait(10)
+    assert f"{method}()" in outcome["error"] and "callback" in outcome["error"]
+    assert outcome["seconds"] < 1.0
+    # The session is still usable.
+    acks = []
+    session.post(uri, b"y", on_ack=acks.append)
+    session.configure_queue(uri, QueueOptions(0, 0, 0))
+    session.close_queue(uri)
+    assert [a.status for a in acks] == [AckStatus.SUCCESS]
+
+
+@pytest.mark.parametrize("method", sorted(FORBIDDEN))
+def test_forbidden_calls_from_on_ack_raise_at_once(session_factory, queue_uri, method):
+    uri = queue_uri()
+    outcome = {}
+    done = threading.Event()
+    session = session_factory()
+    session.open_queue(uri, write=True)
+
+    def on_ack(ack):
+        start = time.monotonic()
+        try:
+            FORBIDDEN[method](session, uri)
+        except Error as error:
+            outcome["error"] = str(error)
+        outcome["seconds"] = time.monotonic() - start
+        done.set()
+
+    session.post(uri, b"x", on_ack=on_ack)
+    assert done.wait(10)
+    assert f"{method}()" in outcome["error"]
+    assert outcome["seconds"] < 1.0
+    session.close_queue(uri)
+
+
+def test_post_and_confirm_from_on_message(session_factory, queue_uri, collector):
+    source, sink = queue_uri(), queue_uri()
+    forwarded = collector()
+    holder = {}
+
+    def on_message(message, handle):
+        if message.queue_uri == source:
+            holder["session"].post(sink, message.data + b"!")
+            handle.confirm()
+        else:
+            forwarded(message.data)
+            holder["session"].confirm(message)
+
+    session = session_factory(on_message=on_message)
+    holder["session"] = session
+    session.open_queue(source, read=True, write=True)
+    session.open_queue(sink, read=True, write=True)
+    for i in range(10):
+        session.post(source, b"m%d" % i)
+    assert sorted(forwarded.wait_count(10)) == sorted(b"m%d!" % i for i in range(10))
+
+
+CALLBACK_RAISES = textwrap.dedent(
+    """\
+    import sys, threading, blazingmq
+    uri = "bmq://bmq.test.mem.priority/raises"
+    got = []
+    done = threading.Event()
+
+    def on_message(message, handle):
+        got.append(message.data)
+        handle.confirm()
+        if len(got) == 2:
+            done.set()
+        raise ValueError("boom in on_message")
+
+    def on_ack(ack):
+        raise RuntimeError("boom in on_ack")
+
+    with blazingmq.Session(lambda e: None, on_message=on_message, broker=sys.argv[1]) as session:
+        session.open_queue(uri, read=True, write=True)
+        session.post(uri, b"1", on_ack=on_ack)
+        session.post(uri, b"2", on_ack=42)
+        assert done.wait(10), got
+        session.configure_queue(uri, blazingmq.QueueOptions(0, 0, 0))
+        session.close_queue(uri)
+    print("received", sorted(got))
+    """
+)
+
+
+def test_exceptions_in_callbacks_are_printed_and_do_not_stop_delivery(bmq_broker_uri):
+    result = subprocess.run(
+        [sys.executable, "-c", CALLBACK_RAISES, bmq_broker_uri], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "received [b'1', b'2']" in result.stdout
+    assert result.stderr.count("Traceback") >= 4
+    assert "ValueError: boom in on_message" in result.stderr
+    assert "RuntimeError: boom in on_ack" in result.stderr
+    assert "not callable" in result.stderr

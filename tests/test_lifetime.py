@@ -1,0 +1,106 @@
+"""Session lifetime: forgotten stop(), reference cycles, interpreter exit."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import pytest
+
+import blazingmq
+from blazingmq import session_events
+
+
+def test_forgotten_stop_warns_and_stops(bmq_broker_uri, collector):
+    events = collector()
+    session = blazingmq.Session(events, broker=bmq_broker_uri)
+    address = id(session)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del session
+        gc.collect()
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert messages == [f"stop() not invoked before destruction of Session<{address:#x}> object"]
+    events.wait_for(lambda items: isinstance(items[-1], session_events.Disconnected))
+
+
+def test_session_in_a_reference_cycle_is_collected(bmq_broker_uri, collector):
+    events = collector()
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.session = blazingmq.Session(lambda e: (holder, events(e)), broker=bmq_broker_uri)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del holder
+        gc.collect()
+    assert any("stop() not invoked" in str(w.message) for w in caught)
+    events.wait_for(lambda items: any(isinstance(e, session_events.Disconnected) for e in items))
+
+
+ATEXIT = textwrap.dedent(
+    """\
+    import sys, blazingmq, blazingmq._ext
+
+    def on_event(event):
+        print("event", type(event).__name__, flush=True)
+
+    session = blazingmq.Session(on_event, broker=sys.argv[1])
+    session.open_queue("bmq://bmq.test.mem.priority/atexit", write=True)
+    session.post("bmq://bmq.test.mem.priority/atexit", b"x", on_ack=lambda ack: None)
+    if len(sys.argv) > 2:
+        # A program may replace attributes of the compiled module.
+        blazingmq._ext.SessionHandle = None
+        blazingmq._ext.in_callback_thread = None
+    print("exiting", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("replace_ext", [False, True])
+def test_exit_with_a_live_session_delivers_disconnected(bmq_broker_uri, replace_ext):
+    args = [sys.executable, "-c", ATEXIT, bmq_broker_uri] + (["replace"] if replace_ext else [])
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "event Connected"
+    assert lines[-2:] == ["exiting", "event Disconnected"]
+    assert "Traceback" not in result.stderr
+
+
+DROP_IN_CALLBACK = textwrap.dedent(
+    """\
+    import sys, threading, time, warnings, blazingmq
+    warnings.simplefilter("always")
+    done = threading.Event()
+    holder = {}
+
+    def on_ack(ack):
+        # The last reference to the session goes away on a libbmq thread.
+        holder.clear()
+        done.set()
+
+    session = blazingmq.Session(lambda e: print("event", type(e).__name__, flush=True), broker=sys.argv[1])
+    session.open_queue("bmq://bmq.test.mem.priority/drop", write=True)
+    holder["session"] = session
+    session.post("bmq://bmq.test.mem.priority/drop", b"x", on_ack=on_ack)
+    del session
+    assert done.wait(10)
+    time.sleep(2)
+    print("alive", flush=True)
+    """
+)
+
+
+def test_dropping_the_last_reference_inside_a_callback(bmq_broker_uri):
+    result = subprocess.run(
+        [sys.executable, "-c", DROP_IN_CALLBACK, bmq_broker_uri], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "stop() not invoked before destruction" in result.stderr
+    assert result.stdout.splitlines()[-2:] == ["event Disconnected", "alive"]
