@@ -140,3 +140,35 @@ def test_exceptions_in_callbacks_are_printed_and_do_not_stop_delivery(bmq_broker
     assert "ValueError: boom in on_message" in result.stderr
     assert "RuntimeError: boom in on_ack" in result.stderr
     assert "not callable" in result.stderr
+
+
+@pytest.mark.parametrize("method", sorted(FORBIDDEN))
+def test_forbidden_calls_from_on_session_event_raise_at_once(session_factory, queue_uri, method):
+    uri = queue_uri()
+    outcome = {}
+    done = threading.Event()
+    holder = {}
+
+    def on_session_event(event):
+        if isinstance(event, blazingmq.session_events.HostUnhealthy):
+            start = time.monotonic()
+            try:
+                FORBIDDEN[method](holder["session"], uri)
+            except Error as error:
+                outcome["error"] = str(error)
+            outcome["seconds"] = time.monotonic() - start
+            done.set()
+
+    monitor = blazingmq.BasicHealthMonitor()
+    session = session_factory(on_session_event, host_health_monitor=monitor)
+    holder["session"] = session
+    session.open_queue(uri, write=True)
+    monitor.set_unhealthy()
+    assert done.wait(10)
+    monitor.set_healthy()
+    assert f"{method}()" in outcome["error"]
+    assert outcome["seconds"] < 1.0
+    acks = []
+    session.post(uri, b"still usable", on_ack=acks.append)
+    session.close_queue(uri)
+    assert [a.status for a in acks] == [AckStatus.SUCCESS]

@@ -34,7 +34,8 @@ def test_session_in_a_reference_cycle_is_collected(bmq_broker_uri, collector):
         pass
 
     holder = Holder()
-    holder.session = blazingmq.Session(lambda e: (holder, events(e)), broker=bmq_broker_uri)
+    # The callback keeps the holder alive: holder -> session -> callback -> holder.
+    holder.session = blazingmq.Session(lambda e, _holder=holder: events(e), broker=bmq_broker_uri)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         del holder

@@ -8,6 +8,7 @@ the consumer runs until SIGINT, as the guide says.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -69,21 +70,22 @@ def _env(broker_uri: str) -> dict:
 
 
 def _wait_for_output(process: subprocess.Popen, needle: str, timeout: float = 30.0) -> str:
+    """Read the child's stdout until ``needle`` appears."""
     assert process.stdout is not None
-    seen = ""
+    fd = process.stdout.fileno()
+    seen = b""
     deadline = time.monotonic() + timeout
-    os.set_blocking(process.stdout.fileno(), False)
-    while needle not in seen:
-        if time.monotonic() > deadline:
+    while needle.encode() not in seen:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             raise AssertionError(f"{needle!r} not printed in {timeout} s; output so far: {seen!r}")
-        chunk = process.stdout.read()
-        if chunk:
+        ready, _, _ = select.select([fd], [], [], min(remaining, 0.5))
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(f"exited with {process.wait()} before printing {needle!r}: {seen!r}")
             seen += chunk
-        elif process.poll() is not None:
-            raise AssertionError(f"exited with {process.returncode} before printing {needle!r}: {seen!r}")
-        else:
-            time.sleep(0.05)
-    return seen
+    return seen.decode()
 
 
 def test_simple_producer_then_simple_consumer(bmq_broker_uri, tmp_path):

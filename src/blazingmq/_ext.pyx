@@ -94,7 +94,9 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         void stop()
         void detach()
         void* context()
-        void openQueue(QueueResult*, int*, const string&, unsigned long long,
+        int reserveQueueSlot()
+        void releaseQueueSlot(int)
+        void openQueue(QueueResult*, int, const string&, unsigned long long,
                        const QueueOptionsSpec&, double)
         void configureQueue(QueueResult*, int, const QueueOptionsSpec&, double)
         void closeQueue(QueueResult*, int, double)
@@ -396,19 +398,29 @@ cdef class SessionHandle:
         # libbmq delivers nothing more; ACKs still owed will never come.
         self.ack_callbacks.clear()
 
-    def open_queue(self, str uri, unsigned long long flags, tuple options, timeout):
-        """Return (status, status_name, description, slot)."""
+    def reserve_queue_slot(self, str uri):
+        """Reserve the slot of a queue about to be opened and remember its
+        URI, so that what libbmq delivers while ``open_queue`` runs already
+        names the queue."""
+        cdef int slot = self.session.reserveQueueSlot()
+        self.queue_uris[slot] = uri
+        return slot
+
+    def release_queue_slot(self, int slot):
+        """Free the slot of a queue that failed to open."""
+        self.session.releaseQueueSlot(slot)
+
+    def open_queue(self, int slot, str uri, unsigned long long flags, tuple options, timeout):
+        """Open ``uri`` in its reserved slot; return (status, status_name,
+        description)."""
         cdef QueueResult result
         cdef QueueOptionsSpec spec
-        cdef int slot = -1
         cdef string curi = uri.encode()
         cdef double seconds = _seconds(timeout)
         _fill_queue_options(&spec, options)
         with nogil:
-            self.session.openQueue(&result, &slot, curi, flags, spec, seconds)
-        if result.status == 0:
-            self.queue_uris[slot] = uri
-        return _queue_result(&result) + (slot,)
+            self.session.openQueue(&result, slot, curi, flags, spec, seconds)
+        return _queue_result(&result)
 
     def configure_queue(self, int slot, tuple options, timeout):
         """Return (status, status_name, description)."""

@@ -498,13 +498,31 @@ class Session:
                 "monitoring was disabled when the Session was created"
             )
         flags = (_QUEUE_READ if read else 0) | (_QUEUE_WRITE if write else 0)
-        status, name, description, slot = self._handle.open_queue(
-            queue_uri, flags, options_tuple, seconds if seconds is not None else self._open_timeout
-        )
+        handle = self._handle
+        slot = handle.reserve_queue_slot(queue_uri)
+        # Known before libbmq can deliver a message of the queue, so that
+        # `on_message` may confirm it while `open_queue` is still running.
+        # A URI that is already open keeps its entry; libbmq refuses the
+        # second open.
+        registered = queue_uri not in self._queues
+        if registered:
+            self._queues[queue_uri] = _Queue(slot, bool(read), bool(write))
+        def forget() -> None:
+            if registered:
+                self._queues.pop(queue_uri, None)
+            handle.release_queue_slot(slot)
+
+        try:
+            status, name, description = handle.open_queue(
+                slot, queue_uri, flags, options_tuple, seconds if seconds is not None else self._open_timeout
+            )
+        except BaseException:
+            forget()
+            raise
         if status != 0:
+            forget()
             error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
             raise error(f"Failed to open {queue_uri} queue: {name}: {description}")
-        self._queues[queue_uri] = _Queue(slot, bool(read), bool(write))
 
     def configure_queue(
         self,

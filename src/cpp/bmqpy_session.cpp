@@ -84,6 +84,21 @@ const char* statusName(int type, int status)
     }
 }
 
+bool isQueueEvent(int type)
+{
+    switch (type) {
+    case bmqt::SessionEventType::e_QUEUE_OPEN_RESULT:
+    case bmqt::SessionEventType::e_QUEUE_REOPEN_RESULT:
+    case bmqt::SessionEventType::e_QUEUE_CLOSE_RESULT:
+    case bmqt::SessionEventType::e_QUEUE_CONFIGURE_RESULT:
+    case bmqt::SessionEventType::e_QUEUE_SUSPENDED:
+    case bmqt::SessionEventType::e_QUEUE_RESUMED:
+        return true;
+    default:
+        return false;
+    }
+}
+
 const char* orUnknown(const char* name) { return name ? name : "UNKNOWN"; }
 
 template <class STATUS, class ENUM>
@@ -179,7 +194,6 @@ Session::Session(const SessionConfig& config,
 : d_context(context)
 , d_onSessionEvent(onSessionEvent)
 , d_onMessageEvent(onMessageEvent)
-, d_builderLoaded(false)
 , d_channelFull(false)
 , d_started(false)
 , d_stopped(false)
@@ -239,6 +253,16 @@ Session::Session(const SessionConfig& config,
 Session::~Session()
 {
     stop();
+    // Queue ids and the builder hold objects allocated from the session's
+    // pools: release them while the session still exists.
+    {
+        std::lock_guard<std::mutex> postGuard(d_postMutex);
+        d_builder.reset();
+    }
+    {
+        std::lock_guard<std::mutex> guard(d_queuesMutex);
+        d_queues.clear();
+    }
     d_session.reset();
 }
 
@@ -252,8 +276,8 @@ int Session::start(double timeout)
     if (rc == 0) {
         d_started = true;
         std::lock_guard<std::mutex> postGuard(d_postMutex);
-        d_session->loadMessageEventBuilder(&d_builder);
-        d_builderLoaded = true;
+        d_builder.reset(new bmqa::MessageEventBuilder());
+        d_session->loadMessageEventBuilder(d_builder.get());
     }
     return rc;
 }
@@ -293,34 +317,49 @@ bmqa::QueueId* Session::queueAt(int slot)
     return d_queues[slot].get();
 }
 
+int Session::reserveQueueSlot()
+{
+    std::lock_guard<std::mutex> guard(d_queuesMutex);
+    size_t                      index = 0;
+    while (index < d_queues.size() && d_queues[index]) {
+        ++index;
+    }
+    if (index == d_queues.size()) {
+        d_queues.emplace_back();
+    }
+    // The slot is the queue's correlation id, so events and messages name
+    // their queue without a URI lookup.
+    d_queues[index].reset(new bmqa::QueueId(
+        bmqt::CorrelationId(static_cast<long long>(index))));
+    return static_cast<int>(index);
+}
+
+void Session::releaseQueueSlot(int slot)
+{
+    std::lock_guard<std::mutex> postGuard(d_postMutex);
+    std::lock_guard<std::mutex> guard(d_queuesMutex);
+    if (queueAt(slot)) {
+        d_queues[slot].reset();
+    }
+}
+
 void Session::openQueue(QueueResult*            result,
-                        int*                    slot,
+                        int                     slot,
                         const std::string&      uri,
                         unsigned long long      flags,
                         const QueueOptionsSpec& options,
                         double                  timeout)
 {
-    bmqa::QueueId* queueId = nullptr;
-    int            index   = -1;
+    bmqa::QueueId* queueId;
     {
         std::lock_guard<std::mutex> guard(d_queuesMutex);
-        for (size_t i = 0; i < d_queues.size(); ++i) {
-            if (!d_queues[i]) {
-                index = static_cast<int>(i);
-                break;
-            }
-        }
-        if (index < 0) {
-            index = static_cast<int>(d_queues.size());
-            d_queues.emplace_back();
-        }
-        // The slot is the queue's correlation id, so events and messages
-        // name their queue without a URI lookup.
-        d_queues[index].reset(
-            new bmqa::QueueId(bmqt::CorrelationId(index)));
-        queueId = d_queues[index].get();
+        queueId = queueAt(slot);
     }
-
+    if (!queueId) {
+        result->status     = k_QUEUE_NOT_OPEN;
+        result->statusName = "QUEUE_NOT_OPEN";
+        return;
+    }
     bmqa::OpenQueueStatus status = d_session->openQueueSync(
         queueId,
         bmqt::Uri(bsl::string(uri.data(), uri.size())),
@@ -328,13 +367,6 @@ void Session::openQueue(QueueResult*            result,
         toQueueOptions(options),
         toInterval(timeout));
     loadResult<bmqa::OpenQueueStatus, bmqt::OpenQueueResult>(result, status);
-
-    if (result->status != 0) {
-        std::lock_guard<std::mutex> guard(d_queuesMutex);
-        d_queues[index].reset();
-        index = -1;
-    }
-    *slot = index;
 }
 
 void Session::configureQueue(QueueResult*            result,
@@ -414,7 +446,7 @@ int Session::post(int*                           buildResult,
 {
     *buildResult = 0;
     std::lock_guard<std::mutex> postGuard(d_postMutex);
-    if (!d_builderLoaded) {
+    if (!d_builder) {
         return bmqt::PostResult::e_NOT_CONNECTED;
     }
     bmqa::QueueId* queueId;
@@ -426,7 +458,8 @@ int Session::post(int*                           buildResult,
         return k_QUEUE_NOT_OPEN;
     }
 
-    bmqa::Message& message = d_builder.startMessage();
+    bmqa::MessageEventBuilder& builder = *d_builder;
+    bmqa::Message&             message = builder.startMessage();
     // The payload is copied into the event by `packMessage`, so a reference
     // to the caller's buffer is enough.
     message.setDataRef(data, length);
@@ -439,14 +472,14 @@ int Session::post(int*                           buildResult,
     message.setCompressionAlgorithmType(
         static_cast<bmqt::CompressionAlgorithmType::Enum>(compression));
 
-    const int packed = d_builder.packMessage(*queueId);
+    const int packed = builder.packMessage(*queueId);
     if (packed != 0) {
-        d_builder.reset();
+        builder.reset();
         *buildResult = packed;
         return -1;
     }
-    const int rc = d_session->post(d_builder.messageEvent());
-    d_builder.reset();
+    const int rc = d_session->post(builder.messageEvent());
+    builder.reset();
     if (rc == bmqt::PostResult::e_BW_LIMIT) {
         std::lock_guard<std::mutex> channelGuard(d_channelMutex);
         d_channelFull = true;
@@ -502,9 +535,11 @@ void Session::dispatchSessionEvent(const bmqa::SessionEvent& event)
     info.queueSlot = -1;
     const bmqt::CorrelationId& correlationId = event.correlationId();
     if (correlationId.isNumeric()) {
+        // Queue events carry the queue's correlation id, which is its slot.
         info.queueSlot = static_cast<int>(correlationId.theNumeric());
     }
-    else {
+    else if (isQueueEvent(type)) {
+        // `queueId()` asserts unless the event is about exactly one queue.
         const bmqa::QueueId queueId = event.queueId();
         if (queueId.correlationId().isNumeric()) {
             info.queueSlot =

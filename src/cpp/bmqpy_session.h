@@ -150,9 +150,16 @@ class Session {
     /// the binding only while it holds the GIL.
     void* context() const;
 
-    /// Open `uri`; on success set `*slot` to the queue's slot.  Blocks.
+    /// Reserve a slot for a queue about to be opened and return it.  The
+    /// binding learns the slot before libbmq can deliver anything for it.
+    int reserveQueueSlot();
+
+    /// Free a slot whose queue failed to open.
+    void releaseQueueSlot(int slot);
+
+    /// Open `uri` in the reserved `slot`.  Blocks.
     void openQueue(QueueResult*            result,
-                   int*                    slot,
+                   int                     slot,
                    const std::string&      uri,
                    unsigned long long      flags,
                    const QueueOptionsSpec& options,
@@ -205,9 +212,10 @@ class Session {
     std::vector<std::unique_ptr<bmqa::QueueId>> d_queues;
 
     // One builder reused by every post, so a post allocates no builder.
-    std::mutex                d_postMutex;
-    bmqa::MessageEventBuilder d_builder;
-    bool                      d_builderLoaded;
+    // Created once the session has started; like the queue ids, it uses the
+    // session's pools and is destroyed before the session.
+    std::mutex                                 d_postMutex;
+    std::unique_ptr<bmqa::MessageEventBuilder> d_builder;
 
     // Set by the channel watermark events; waited on by `waitForChannel`.
     std::mutex              d_channelMutex;
