@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import blazingmq
-from blazingmq import Ack, AckStatus, Error, Message, MessageHandle, QueueOptions
+from blazingmq import Ack, AckStatus, Error, Message, MessageHandle, QueueOptions, session_events
 
 
 def test_post_with_ack_succeeds_with_a_guid(session_factory, queue_uri, collector):
@@ -189,3 +189,67 @@ def test_get_queue_options_and_configure(session_factory, queue_uri):
     options = session.get_queue_options(uri)
     assert options.max_unconfirmed_messages == 10
     assert options.consumer_priority == 5
+
+
+def test_outstanding_acks_are_nacked_before_close_returns(bmq_broker_uri, tmp_path, collector):
+    from blazingmq.testing import start_broker
+
+    acks = collector()
+    events = collector()
+    with start_broker(tmp_path / "broker") as broker:
+        session = blazingmq.Session(events, broker=broker.uri)
+        try:
+            uri = "bmq://bmq.test.mem.priority/nack-on-close"
+            session.open_queue(uri, write=True)
+            broker.kill()  # no ACK can come from the broker now
+            events.wait_for(lambda items: any(isinstance(e, session_events.ConnectionLost) for e in items))
+            for _ in range(3):
+                session.post(uri, b"never acked", on_ack=acks)
+            try:
+                session.close_queue(uri)
+            except Error:
+                pass  # the broker is gone: closing may fail, the NACKs must not
+            # Delivered before close_queue returned, not merely soon after.
+            assert len(acks.items) == 3
+            assert all(a.status is not AckStatus.SUCCESS and a.guid is None for a in acks.items)
+            assert all(a.queue_uri == uri for a in acks.items)
+        finally:
+            session.stop()
+
+
+def test_negative_limits_are_refused_and_previous_options_kept(session_factory, queue_uri):
+    uri = queue_uri()
+    session = session_factory(on_message=lambda m, h: None)
+    session.open_queue(uri, read=True, options=QueueOptions(max_unconfirmed_messages=7))
+    with pytest.raises(Error, match=rf"^Failed to configure {uri} queue: "):
+        session.configure_queue(uri, QueueOptions(max_unconfirmed_messages=-1))
+    assert session.get_queue_options(uri).max_unconfirmed_messages == 7
+
+
+def test_write_only_queue_reports_default_consumer_options(session_factory, queue_uri):
+    uri = queue_uri()
+    session = session_factory()
+    session.open_queue(uri, write=True)
+    assert session.get_queue_options(uri) == QueueOptions(
+        QueueOptions.DEFAULT_MAX_UNCONFIRMED_MESSAGES,
+        QueueOptions.DEFAULT_MAX_UNCONFIRMED_BYTES,
+        QueueOptions.DEFAULT_CONSUMER_PRIORITY,
+        QueueOptions.DEFAULT_SUSPENDS_ON_BAD_HOST_HEALTH,
+    )
+
+
+def test_paused_consumer_gets_nothing_until_resumed(session_factory, queue_uri, collector):
+    uri = queue_uri()
+    received = collector()
+    consumer = session_factory(on_message=lambda m, h: (received(m), h.confirm()))
+    consumer.open_queue(uri, read=True)
+    consumer.configure_queue(uri, QueueOptions(0, 0, 0))
+    producer = session_factory()
+    producer.open_queue(uri, write=True)
+    producer.post(uri, b"held")
+    import time
+
+    time.sleep(0.5)
+    assert received.items == []
+    consumer.configure_queue(uri, QueueOptions(max_unconfirmed_messages=10, max_unconfirmed_bytes=1 << 20))
+    assert received.wait_count(1)[0].data == b"held"

@@ -74,3 +74,28 @@ def test_no_broker_listening_fails_with_timeout(collector):
     # Port 1 on loopback: nothing listens there, so the connect times out.
     with pytest.raises(BrokerTimeoutError, match="^Failed to start session: TIMEOUT$"):
         Session(collector(), broker="tcp://127.0.0.1:1", timeout=blazingmq.Timeouts(connect_timeout=1.0))
+
+
+def _broker_log_mentions(broker, needle: str, timeout: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in broker.log_files():
+            if needle in path.read_text(errors="replace"):
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def test_process_name_is_the_main_script_or_py_unknown(bmq_broker, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "named_client_script.py"
+    code = "import sys, blazingmq\nwith blazingmq.Session(lambda e: None, broker=sys.argv[1]):\n    pass\n"
+    script.write_text(code)
+    subprocess.run([sys.executable, str(script), bmq_broker.uri], check=True, timeout=60)
+    assert _broker_log_mentions(bmq_broker, f'processName = "{script}"')
+    subprocess.run([sys.executable, "-c", code, bmq_broker.uri], check=True, timeout=60)
+    assert _broker_log_mentions(bmq_broker, 'processName = "py:UNKNOWN"')

@@ -590,6 +590,15 @@ class Session:
         fields = self._handle.get_queue_options(queue.slot)
         if fields is None:
             raise Error("Queue not opened")
+        if not queue.read:
+            # libbmq keeps zeros for the consumer fields of a writer; report
+            # the defaults a reader would get.
+            return QueueOptions(
+                QueueOptions.DEFAULT_MAX_UNCONFIRMED_MESSAGES,
+                QueueOptions.DEFAULT_MAX_UNCONFIRMED_BYTES,
+                QueueOptions.DEFAULT_CONSUMER_PRIORITY,
+                fields[3],
+            )
         return QueueOptions(*fields)
 
     # -- messages ---------------------------------------------------------
