@@ -92,6 +92,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         Session(const SessionConfig&, void*, SessionEventFn, MessageEventFn) except +
         int start(double)
         void stop()
+        cbool isStopping()
         void detach()
         void* context()
         int reserveQueueSlot()
@@ -510,6 +511,11 @@ cdef class SessionHandle:
         result code."""
         return self.session.confirm(slot, <const unsigned char*>PyBytes_AS_STRING(guid))
 
+    @property
+    def stopping(self):
+        """Whether ``stop`` has begun."""
+        return self.session.isStopping()
+
     def pending_ack_count(self):
         """How many posts still wait for their ACK."""
         return len(self.ack_callbacks)
@@ -590,6 +596,8 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
     cdef int size
     owner = handle.owner_ref()
     while cursor.next():
+        if handle.session.isStopping():
+            break  # the rest stays unconfirmed; the broker redelivers it
         if on_message is None or owner is None:
             if on_message is None:
                 handle.events.interface_error("Messages received but no callback configured")

@@ -408,7 +408,10 @@ class Session:
         """Disconnect from the broker.
 
         Blocks until libbmq has stopped and every callback has returned.
-        Idempotent.  Every other method raises :class:`Error` afterwards.
+        Messages that libbmq had received but not yet handed to
+        ``on_message`` are dropped (they are unconfirmed, so the broker
+        delivers them again); ACKs are still delivered.  Idempotent.  Every
+        other method raises :class:`Error` afterwards.
 
         Raises:
             Error: Called from a callback, where it would deadlock.
@@ -686,6 +689,10 @@ class Session:
         """Confirm a received message, so that the broker does not deliver it
         again.  May be called from ``on_message``.
 
+        While the session is stopping (``stop()`` running on another
+        thread), a confirm that libbmq can no longer send is ignored: the
+        message stays unconfirmed and is delivered again later.
+
         Raises:
             Error: The queue is not open or is closing, or libbmq refused.
         """
@@ -704,6 +711,11 @@ class Session:
             raise Error("Invalid GUID provided")
         rc = self._handle.confirm(queue.slot, guid)
         if rc != 0:
+            if self._handle.stopping:
+                # The session is stopping under this callback: the message
+                # stays unconfirmed and the broker delivers it again, as it
+                # does for the messages stop() no longer hands over.
+                return
             raise Error(f"Failed to confirm message [{guid.hex().upper()}]: {rc}")
 
     def __repr__(self) -> str:

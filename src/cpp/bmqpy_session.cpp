@@ -197,6 +197,7 @@ Session::Session(const SessionConfig& config,
 , d_channelFull(false)
 , d_started(false)
 , d_stopped(false)
+, d_stopping(false)
 {
     bmqt::SessionOptions options;
     options.setBrokerUri(config.brokerUri);
@@ -289,6 +290,7 @@ void Session::stop()
         return;
     }
     d_stopped = true;
+    d_stopping = true;
     if (d_started) {
         d_session->stop();
     }
@@ -551,6 +553,9 @@ void Session::dispatchSessionEvent(const bmqa::SessionEvent& event)
 
 void Session::dispatchMessageEvent(const bmqa::MessageEvent& event)
 {
+    if (d_stopping && event.type() == bmqt::MessageEventType::e_PUSH) {
+        return;
+    }
     d_onMessageEvent(this, event);
 }
 

@@ -28,6 +28,7 @@
 
 #include <bdlbb_blob.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -142,6 +143,9 @@ class Session {
     /// Blocks; must not be called from a callback thread.
     void stop();
 
+    /// Whether `stop` has begun.
+    bool isStopping() const { return d_stopping; }
+
     /// Drop every later event instead of delivering it: the binding calls
     /// this when the Python object behind `context` goes away.
     void detach();
@@ -222,9 +226,13 @@ class Session {
     std::condition_variable d_channelCondition;
     bool                    d_channelFull;
 
-    std::mutex d_stopMutex;
-    bool       d_started;
-    bool       d_stopped;
+    std::mutex        d_stopMutex;
+    bool              d_started;
+    bool              d_stopped;
+    // Set when `stop` begins: libbmq then drains its event queue, and the
+    // messages still in it are not handed to the program (they were not
+    // confirmed, so the broker delivers them again).  ACKs still are.
+    std::atomic<bool> d_stopping;
 };
 
 /// Walks the messages of a libbmq message event (PUSH or ACK).
