@@ -30,6 +30,9 @@ namespace {
 // counter costs nothing and stays right if they ever do).
 thread_local int t_callbackDepth = 0;
 
+// The session whose PUSH event this thread is dispatching, if any.
+thread_local const void* t_dispatchingPush = nullptr;
+
 struct CallbackScope {
     CallbackScope() { ++t_callbackDepth; }
     ~CallbackScope() { --t_callbackDepth; }
@@ -261,6 +264,10 @@ Session::~Session()
         d_builder.reset();
     }
     {
+        std::lock_guard<std::mutex> confirmGuard(d_confirmMutex);
+        d_confirmBuilder.reset();
+    }
+    {
         std::lock_guard<std::mutex> guard(d_queuesMutex);
         d_queues.clear();
     }
@@ -279,6 +286,9 @@ int Session::start(double timeout)
         std::lock_guard<std::mutex> postGuard(d_postMutex);
         d_builder.reset(new bmqa::MessageEventBuilder());
         d_session->loadMessageEventBuilder(d_builder.get());
+        std::lock_guard<std::mutex> confirmGuard(d_confirmMutex);
+        d_confirmBuilder.reset(new bmqa::ConfirmEventBuilder());
+        d_session->loadConfirmEventBuilder(d_confirmBuilder.get());
     }
     return rc;
 }
@@ -504,13 +514,41 @@ int Session::confirm(int slot, const unsigned char* guid)
 {
     bmqt::MessageGUID messageGuid;
     messageGuid.fromBinary(guid);
-    std::lock_guard<std::mutex> guard(d_queuesMutex);
-    bmqa::QueueId* queueId = queueAt(slot);
-    if (!queueId) {
-        return k_QUEUE_NOT_OPEN;
+    bmqa::MessageConfirmationCookie cookie;
+    {
+        std::lock_guard<std::mutex> guard(d_queuesMutex);
+        bmqa::QueueId*              queueId = queueAt(slot);
+        if (!queueId) {
+            return k_QUEUE_NOT_OPEN;
+        }
+        cookie = bmqa::MessageConfirmationCookie(*queueId, messageGuid);
     }
-    return d_session->confirmMessage(
-        bmqa::MessageConfirmationCookie(*queueId, messageGuid));
+    if (t_dispatchingPush == this) {
+        std::lock_guard<std::mutex> guard(d_confirmMutex);
+        if (d_confirmBuilder) {
+            int rc = d_confirmBuilder->addMessageConfirmation(cookie);
+            if (rc == bmqt::EventBuilderResult::e_EVENT_TOO_BIG) {
+                d_session->confirmMessages(d_confirmBuilder.get());
+                rc = d_confirmBuilder->addMessageConfirmation(cookie);
+            }
+            if (rc == 0) {
+                return 0;
+            }
+        }
+    }
+    return d_session->confirmMessage(cookie);
+}
+
+void Session::flushConfirms()
+{
+    std::lock_guard<std::mutex> guard(d_confirmMutex);
+    if (d_confirmBuilder && d_confirmBuilder->messageCount() > 0) {
+        if (d_session->confirmMessages(d_confirmBuilder.get()) != 0) {
+            // Not sent (the session is stopping or disconnected): the
+            // messages stay unconfirmed and the broker delivers them again.
+            d_confirmBuilder->reset();
+        }
+    }
 }
 
 void Session::dispatchSessionEvent(const bmqa::SessionEvent& event)
@@ -553,10 +591,17 @@ void Session::dispatchSessionEvent(const bmqa::SessionEvent& event)
 
 void Session::dispatchMessageEvent(const bmqa::MessageEvent& event)
 {
-    if (d_stopping && event.type() == bmqt::MessageEventType::e_PUSH) {
+    if (event.type() != bmqt::MessageEventType::e_PUSH) {
+        d_onMessageEvent(this, event);
         return;
     }
+    if (d_stopping) {
+        return;
+    }
+    t_dispatchingPush = this;
     d_onMessageEvent(this, event);
+    t_dispatchingPush = nullptr;
+    flushConfirms();
 }
 
 // ---------------------------------------------------------------------------

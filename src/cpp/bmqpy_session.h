@@ -193,7 +193,10 @@ class Session {
     /// after `post` returned `e_BW_LIMIT`.  Return true if it may.  Blocks.
     bool waitForChannel(double timeout);
 
-    /// Confirm the message with the specified 16-byte `guid`.
+    /// Confirm the message with the specified 16-byte `guid`.  Called from
+    /// `on_message` (this session's event thread, inside a PUSH event), the
+    /// confirmation joins a batch sent when the event's callbacks are done:
+    /// one CONFIRM event per PUSH event instead of one per message.
     int confirm(int slot, const unsigned char* guid);
 
   private:
@@ -201,6 +204,7 @@ class Session {
     friend class Handler;
 
     void dispatchSessionEvent(const bmqa::SessionEvent& event);
+    void flushConfirms();
     void dispatchMessageEvent(const bmqa::MessageEvent& event);
     bmqa::QueueId* queueAt(int slot);
 
@@ -220,6 +224,10 @@ class Session {
     // session's pools and is destroyed before the session.
     std::mutex                                 d_postMutex;
     std::unique_ptr<bmqa::MessageEventBuilder> d_builder;
+
+    // Confirmations made while a PUSH event is being dispatched.
+    std::mutex                                 d_confirmMutex;
+    std::unique_ptr<bmqa::ConfirmEventBuilder> d_confirmBuilder;
 
     // Set by the channel watermark events; waited on by `waitForChannel`.
     std::mutex              d_channelMutex;
