@@ -253,3 +253,11 @@ def test_paused_consumer_gets_nothing_until_resumed(session_factory, queue_uri, 
     assert received.items == []
     consumer.configure_queue(uri, QueueOptions(max_unconfirmed_messages=10, max_unconfirmed_bytes=1 << 20))
     assert received.wait_count(1)[0].data == b"held"
+
+
+def test_payload_over_64_mib_is_too_big(session_factory, queue_uri):
+    uri = queue_uri()
+    session = session_factory()
+    session.open_queue(uri, write=True)
+    with pytest.raises(Error, match="^Failed to construct message: PAYLOAD_TOO_BIG$"):
+        session.post(uri, b"x" * (64 * 1024 * 1024 + 1))

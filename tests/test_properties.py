@@ -147,3 +147,10 @@ def test_non_utf8_string_property_is_skipped_and_reported(session_factory, queue
     )
     (error,) = [e for e in interface_errors if type(e).__name__ == "InterfaceError"]
     assert error.message == "STRING property 'bad' has non-UTF-8 data"
+
+
+def test_too_many_properties_is_a_value_error(writer):
+    # libbmq allows at most 255 properties per message.
+    with pytest.raises(ValueError, match=r"^Failed to set key 'p255' with rc: -?\d+$"):
+        writer({f"p{i}": i for i in range(256)})
+    writer({f"p{i}": i for i in range(255)})

@@ -148,3 +148,31 @@ def test_ack_status_codes_including_unknown_ones():
     assert ack_status_from_code(-104) is AckStatus.STORAGE_FAILURE
     assert ack_status_from_code(12345) is AckStatus.UNRECOGNIZED
     assert ack_status_from_code(-9999) is AckStatus.UNRECOGNIZED
+
+
+def test_session_event_mapping_from_libbmq_values(collector):
+    # The conversion of libbmq's (type, status, description, queue) into
+    # event objects; failures that a broker produces only rarely (a reopen
+    # that times out) are exercised here with libbmq's own values.
+    from blazingmq._session import _EventSink
+
+    events = collector()
+    sink = _EventSink(events)
+    sink.session_event(1, 0, "SUCCESS", "", None)
+    sink.session_event(8, -2, "TIMEOUT", "reopen timed out", "bmq://d/q")
+    sink.session_event(8, 0, "SUCCESS", "", "bmq://d/q")
+    sink.session_event(6, -2, "TIMEOUT", "no broker", None)
+    sink.session_event(7, 0, "SUCCESS", "", "bmq://d/q")
+    sink.session_event(-1, -1, "UNKNOWN", "boom", None)
+    sink.session_event(18, 0, "SUCCESS", "", None)
+    sink.interface_error("Messages received but no callback configured")
+    assert events.items == [
+        session_events.Connected(),
+        session_events.QueueReopenFailed("bmq://d/q", "reopen timed out: TIMEOUT (-2)"),
+        session_events.QueueReopened("bmq://d/q"),
+        session_events.ConnectionTimeout("no broker: TIMEOUT (-2)"),
+        session_events.InterfaceError("Unexpected event type: QUEUE_OPEN_RESULT"),
+        session_events.Error("boom: UNKNOWN (-1)"),
+        session_events.ChannelHighWatermark(),
+        session_events.InterfaceError("Messages received but no callback configured"),
+    ]
