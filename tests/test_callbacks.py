@@ -23,6 +23,16 @@ FORBIDDEN = {
 }
 
 
+def _try_forbidden(method, session, uri, outcome):
+    """Call ``method`` (from a callback) and record its error and duration."""
+    start = time.monotonic()
+    try:
+        FORBIDDEN[method](session, uri)
+    except Error as error:
+        outcome["error"] = str(error)
+    outcome["seconds"] = time.monotonic() - start
+
+
 @pytest.mark.parametrize("method", sorted(FORBIDDEN))
 def test_forbidden_calls_from_on_message_raise_at_once(session_factory, queue_uri, method):
     uri = queue_uri()
@@ -31,12 +41,7 @@ def test_forbidden_calls_from_on_message_raise_at_once(session_factory, queue_ur
     holder = {}
 
     def on_message(message, handle):
-        start = time.monotonic()
-        try:
-            FORBIDDEN[method](holder["session"], uri)
-        except Error as error:
-            outcome["error"] = str(error)
-        outcome["seconds"] = time.monotonic() - start
+        _try_forbidden(method, holder["session"], uri, outcome)
         handle.confirm()
         done.set()
 
@@ -64,12 +69,7 @@ def test_forbidden_calls_from_on_ack_raise_at_once(session_factory, queue_uri, m
     session.open_queue(uri, write=True)
 
     def on_ack(ack):
-        start = time.monotonic()
-        try:
-            FORBIDDEN[method](session, uri)
-        except Error as error:
-            outcome["error"] = str(error)
-        outcome["seconds"] = time.monotonic() - start
+        _try_forbidden(method, session, uri, outcome)
         done.set()
 
     session.post(uri, b"x", on_ack=on_ack)
@@ -151,12 +151,7 @@ def test_forbidden_calls_from_on_session_event_raise_at_once(session_factory, qu
 
     def on_session_event(event):
         if isinstance(event, blazingmq.session_events.HostUnhealthy):
-            start = time.monotonic()
-            try:
-                FORBIDDEN[method](holder["session"], uri)
-            except Error as error:
-                outcome["error"] = str(error)
-            outcome["seconds"] = time.monotonic() - start
+            _try_forbidden(method, holder["session"], uri, outcome)
             done.set()
 
     monitor = blazingmq.BasicHealthMonitor()
