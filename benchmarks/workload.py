@@ -1,0 +1,157 @@
+"""One benchmark workload, run in its own process against any implementation of
+the ``blazingmq`` API (ours, or the existing SDK from PyPI in another venv).
+
+    python benchmarks/workload.py produce|consume|latency --broker URI --queue URI [...]
+
+Prints one JSON object on stdout.  Every message reaches user Python code as
+one object, and every ACK asked for is delivered to ``on_ack``: that is what
+makes a run count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import struct
+import sys
+import threading
+import time
+from typing import Any, Dict, List
+
+import blazingmq
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def produce(args: argparse.Namespace) -> Dict[str, Any]:
+    payload = b"x" * args.size
+    acked = 0
+    failed = 0
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def on_ack(ack: Any) -> None:
+        nonlocal acked, failed
+        with lock:
+            acked += 1
+            if ack.status != blazingmq.AckStatus.SUCCESS:
+                failed += 1
+            if acked == args.count:
+                done.set()
+
+    with blazingmq.Session(lambda event: None, broker=args.broker) as session:
+        session.open_queue(args.queue, write=True)
+        start = time.perf_counter()
+        for _ in range(args.count):
+            session.post(args.queue, payload, on_ack=on_ack)
+        posted = time.perf_counter()
+        if not done.wait(args.timeout):
+            raise SystemExit(f"only {acked} of {args.count} ACKs arrived")
+        end = time.perf_counter()
+        session.close_queue(args.queue)
+    return {
+        "messages": args.count,
+        "acked": acked,
+        "failed": failed,
+        "seconds": end - start,
+        "msgs_per_s": args.count / (end - start),
+        "post_loop_msgs_per_s": args.count / (posted - start),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def consume(args: argparse.Namespace) -> Dict[str, Any]:
+    received = 0
+    done = threading.Event()
+    first: List[float] = []
+
+    def on_message(message: Any, handle: Any) -> None:
+        nonlocal received
+        if not first:
+            first.append(time.perf_counter())
+        handle.confirm()
+        received += 1
+        if received == args.count:
+            done.set()
+
+    options = blazingmq.QueueOptions(max_unconfirmed_messages=100_000, max_unconfirmed_bytes=1 << 30)
+    with blazingmq.Session(lambda event: None, on_message=on_message, broker=args.broker) as session:
+        start = time.perf_counter()
+        session.open_queue(args.queue, read=True, options=options)
+        if not done.wait(args.timeout):
+            raise SystemExit(f"only {received} of {args.count} messages arrived")
+        end = time.perf_counter()
+        session.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
+        session.close_queue(args.queue)
+    return {
+        "messages": received,
+        "seconds": end - start,
+        "msgs_per_s": received / (end - start),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def latency(args: argparse.Namespace) -> Dict[str, Any]:
+    """Post at a fixed rate (pacing by sleeping) and time each message from
+    post to ``on_message`` in the same process."""
+    padding = b"x" * max(0, args.size - 8)
+    latencies: List[int] = []
+    done = threading.Event()
+
+    def on_message(message: Any, handle: Any) -> None:
+        (sent,) = struct.unpack_from("=q", message.data)
+        latencies.append(time.perf_counter_ns() - sent)
+        handle.confirm()
+        if len(latencies) == args.count:
+            done.set()
+
+    interval = 1.0 / args.rate
+    with blazingmq.Session(lambda event: None, on_message=on_message, broker=args.broker) as session:
+        session.open_queue(args.queue, read=True, write=True)
+        next_post = time.perf_counter()
+        for _ in range(args.count):
+            delay = next_post - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            session.post(args.queue, struct.pack("=q", time.perf_counter_ns()) + padding)
+            next_post += interval
+        if not done.wait(args.timeout):
+            raise SystemExit(f"only {len(latencies)} of {args.count} messages arrived")
+        session.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
+        session.close_queue(args.queue)
+    ordered = sorted(latencies)
+
+    def percentile(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p / 100.0 * len(ordered)))] / 1000.0
+
+    return {
+        "messages": len(ordered),
+        "rate": args.rate,
+        "p50_us": percentile(50),
+        "p90_us": percentile(90),
+        "p99_us": percentile(99),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("workload", choices=["produce", "consume", "latency"])
+    parser.add_argument("--broker", required=True)
+    parser.add_argument("--queue", required=True)
+    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--rate", type=float, default=5000.0)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+    result = {"produce": produce, "consume": consume, "latency": latency}[args.workload](args)
+    result["blazingmq"] = getattr(blazingmq, "__version__", "?")
+    json.dump(result, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
