@@ -1,0 +1,29 @@
+"""The benchmark workloads deliver every message and every ACK (their rates
+are measured by ``python -m benchmarks``, never asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+WORKLOAD = Path(__file__).resolve().parent.parent / "benchmarks" / "workload.py"
+
+
+def _run(*args: str) -> dict:
+    result = subprocess.run([sys.executable, str(WORKLOAD), *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_produce_consume_and_latency_workloads(bmq_broker_uri):
+    queue = "bmq://bmq.bench.mem.priority/workload-smoke"
+    produced = _run("produce", "--broker", bmq_broker_uri, "--queue", queue, "--count", "300", "--size", "64")
+    assert produced["acked"] == 300 and produced["failed"] == 0
+    consumed = _run("consume", "--broker", bmq_broker_uri, "--queue", queue, "--count", "300")
+    assert consumed["messages"] == 300
+    latency = _run("latency", "--broker", bmq_broker_uri, "--queue", queue + "-latency",
+                   "--count", "200", "--rate", "2000")
+    assert latency["messages"] == 200
+    assert 0 < latency["p50_us"] <= latency["p99_us"]
