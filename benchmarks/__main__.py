@@ -92,12 +92,10 @@ def _bmqtool_rates(broker: str, args: argparse.Namespace) -> Dict[str, Dict[str,
     overhead = _bmqtool(tool, broker, queue, "write,ack", 1, args.size, grace)
     queue = f"bmq://{DOMAIN}/tool"
     produce_wall = _bmqtool(tool, broker, queue, "write,ack", args.count, args.size, grace)
-    consume_wall = _bmqtool(tool, broker, queue, "read", args.count, args.size, grace)
-    consume_overhead = _bmqtool(tool, broker, f"bmq://{DOMAIN}/tool-overhead", "read", 1, args.size, grace)
-    return {
-        "produce": {"msgs_per_s": args.count / max(produce_wall - overhead, 1e-6)},
-        "consume": {"msgs_per_s": args.count / max(consume_wall - consume_overhead, 1e-6)},
-    }
+    # Not yet measured: bmqtool drains a pre-filled queue in well under its
+    # start-up and shutdown-grace time, so subtracting wall clocks gives noise.
+    # Its consume rate has to come from its own statistics (a TODO).
+    return {"produce": {"msgs_per_s": args.count / max(produce_wall - overhead, 1e-6)}}
 
 
 def _ratio(a: Optional[float], b: Optional[float]) -> str:
