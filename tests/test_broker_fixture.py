@@ -58,3 +58,28 @@ def test_broker_env_var_accepts_the_folder_or_the_file(monkeypatch):
     assert find_broker_executable() == executable
     monkeypatch.setenv(BROKER_ENV_VAR, str(executable))
     assert find_broker_executable() == executable
+
+
+def test_broker_dies_with_the_process_that_started_it(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, os\n"
+        "from blazingmq.testing import start_broker\n"
+        "with start_broker(sys.argv[1]) as broker:\n"
+        "    print(broker.process.pid, flush=True)\n"
+        "    os._exit(1)  # a crash: no teardown runs\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "b")], capture_output=True, text=True,
+                            timeout=60)
+    pid = int(result.stdout.split()[0])
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "the broker outlived the process that started it"
+        time.sleep(0.1)

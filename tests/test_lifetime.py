@@ -142,3 +142,47 @@ def test_stop_with_a_backlog_drops_undelivered_messages_quietly(bmq_broker_uri):
     # their confirms fail (SESSION_STOPPED) with a traceback each.
     assert "Traceback" not in result.stderr
     assert float(result.stdout.split()[-1]) < 3.0
+
+
+FORK = textwrap.dedent(
+    """\
+    import os, sys, threading, blazingmq
+    uri = "bmq://bmq.test.mem.priority/fork"
+    parent = blazingmq.Session(lambda e: None, broker=sys.argv[1])
+    parent.open_queue(uri, write=True)
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            parent.post(uri, b"from the child")
+            code = 10  # must not get here
+        except blazingmq.Error as error:
+            if "fork()" not in str(error):
+                code = 11
+        parent.stop()  # a no-op in the child, must not hang
+        acks = []
+        done = threading.Event()
+        with blazingmq.Session(lambda e: None, broker=sys.argv[1]) as child:
+            child.open_queue(uri, write=True)
+            child.post(uri, b"child's own", on_ack=lambda ack: (acks.append(ack), done.set()))
+            if not done.wait(10) or acks[0].status != blazingmq.AckStatus.SUCCESS:
+                code = 12
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+    acks = []
+    done = threading.Event()
+    parent.post(uri, b"parent still works", on_ack=lambda ack: (acks.append(ack), done.set()))
+    assert done.wait(10) and acks[0].status == blazingmq.AckStatus.SUCCESS
+    parent.stop()
+    print("parent ok", flush=True)
+    """
+)
+
+
+def test_session_after_fork_raises_in_child_and_new_session_works(bmq_broker_uri):
+    result = subprocess.run(
+        [sys.executable, "-c", FORK, bmq_broker_uri], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["child exit 0", "parent ok"]

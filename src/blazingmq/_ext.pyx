@@ -149,6 +149,7 @@ cdef extern from "bmqpy_log.h" namespace "bmqpy" nogil:
     void installLogBridge() except +
     cbool takeLogRecords(vector[LogRecord]*, unsigned long long*, double)
     void closeLogBridge()
+    void resetLogBridgeAfterFork()
 
 # bmqt::MessageEventType
 cdef enum:
@@ -222,6 +223,11 @@ def take_log_records(double timeout):
         )
         for record in records
     ], dropped
+
+
+def reset_log_bridge_after_fork():
+    """In a child after ``fork()``: start the log queue afresh."""
+    resetLogBridgeAfterFork()
 
 
 def close_log_bridge():
@@ -379,6 +385,17 @@ cdef class SessionHandle:
             with nogil:
                 del self.session
             self.session = NULL
+
+    def abandon(self):
+        """Forget the libbmq session without stopping or destroying it.
+
+        For a child process after ``fork()``: the session's threads exist
+        only in the parent, so stopping it here would wait forever, and its
+        connection belongs to the parent.  The C++ object is leaked on
+        purpose.
+        """
+        self.session = NULL
+        self.stopped = True
 
     def start(self, timeout):
         """Connect; return 0 or a ``bmqt::GenericResult`` code.  Blocks

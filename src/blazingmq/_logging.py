@@ -9,6 +9,7 @@ them.  Only INFO and above leave C++.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from typing import Optional
@@ -20,6 +21,7 @@ __all__ = ["start_log_forwarding"]
 _LOGGER_NAME = "blazingmq._ext"
 _logger = logging.getLogger(_LOGGER_NAME)
 _take_log_records = _ext.take_log_records
+_reset_log_bridge_after_fork = _ext.reset_log_bridge_after_fork
 _lock = threading.Lock()
 _thread: Optional[threading.Thread] = None
 
@@ -64,6 +66,17 @@ def _emit(name: str, level: int, message: str, file_name: str, line: int) -> Non
             traceback.print_exc(file=sys.stderr)
         except Exception:  # pragma: no cover
             pass
+
+
+def _forget_thread_in_child() -> None:
+    # Threads do not survive fork(): a session made in the child starts a
+    # new forwarder, on a new queue.
+    global _thread
+    _thread = None
+    _reset_log_bridge_after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_thread_in_child)
 
 
 def start_log_forwarding() -> None:

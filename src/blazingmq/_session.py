@@ -170,6 +170,20 @@ def _stop_live_sessions() -> None:
 atexit.register(_stop_live_sessions)
 
 
+def _abandon_sessions_in_child() -> None:
+    """After ``fork()``, in the child: the parent's sessions must not be
+    used, stopped or destroyed here (their threads and connection belong to
+    the parent)."""
+    for session in list(_live_sessions):
+        session._forked = True
+        session._stopped = True
+        session._handle.abandon()
+    _live_sessions.clear()
+
+
+os.register_at_fork(after_in_child=_abandon_sessions_in_child)
+
+
 class Session:
     """A connection to a BlazingMQ broker, through which queues are opened,
     messages posted and received.
@@ -232,6 +246,7 @@ class Session:
     ) -> None:
         # Set first, so that __del__ of a half-built session does nothing.
         self._stopped = True
+        self._forked = False
         self._handle: Any = None
         if on_session_event is None:
             raise TypeError("on_session_event must be a callable, not None")
@@ -443,6 +458,11 @@ class Session:
 
     def _check_running(self) -> None:
         if self._stopped:
+            if self._forked:
+                raise Error(
+                    "Session was created before fork(): it belongs to the parent process and "
+                    "cannot be used in the child; create a new Session in the child"
+                )
             raise Error("Method called after session was stopped")
 
     @staticmethod

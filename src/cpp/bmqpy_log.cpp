@@ -9,6 +9,7 @@
 #include <ball_severity.h>
 #include <bsl_memory.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -30,12 +31,10 @@ struct LogQueue {
     bool                    closed  = false;
 };
 
-LogQueue& logQueue()
-{
-    // Never destroyed: libbmq threads may still log during process exit.
-    static LogQueue* queue = new LogQueue();
-    return *queue;
-}
+// Never destroyed: libbmq threads may still log during process exit.
+std::atomic<LogQueue*> g_logQueue{new LogQueue()};
+
+LogQueue& logQueue() { return *g_logQueue.load(); }
 
 class QueueingObserver : public ball::Observer {
   public:
@@ -110,6 +109,13 @@ bool takeLogRecords(std::vector<LogRecord>* out,
                 std::make_move_iterator(queue.records.end()));
     queue.records.clear();
     return !(queue.closed && out->empty());
+}
+
+void resetLogBridgeAfterFork()
+{
+    // The old queue is leaked: destroying a mutex in an unknown state is
+    // undefined, and its records belong to the parent.
+    g_logQueue.store(new LogQueue());
 }
 
 void closeLogBridge()

@@ -38,6 +38,11 @@ bool takeLogRecords(std::vector<LogRecord>* out, unsigned long long* dropped,
 /// Wake every `takeLogRecords` and make later ones return false at once.
 void closeLogBridge();
 
+/// In a child process after `fork()`: replace the queue, whose mutex and
+/// condition variable may be in a state that only the parent's threads
+/// (which do not exist in the child) could resolve.
+void resetLogBridgeAfterFork();
+
 }  // close namespace bmqpy
 
 #endif
