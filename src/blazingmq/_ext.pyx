@@ -55,7 +55,6 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         HealthMonitor() except +
         void setHealthy()
         void setUnhealthy()
-        cbool isHealthy()
 
     cdef cppclass SessionConfig:
         string brokerUri
@@ -147,8 +146,7 @@ cdef extern from "bmqpy_log.h" namespace "bmqpy" nogil:
         int lineNumber
 
     void installLogBridge() except +
-    cbool takeLogRecords(vector[LogRecord]*, unsigned long long*, double)
-    void closeLogBridge()
+    void takeLogRecords(vector[LogRecord]*, unsigned long long*, double)
     void resetLogBridgeAfterFork()
 
 # bmqt::MessageEventType
@@ -204,15 +202,12 @@ def take_log_records(double timeout):
 
     Return ``(records, dropped)``: each record is ``(category, ball_severity,
     message, file_name, line)``; ``dropped`` counts records lost to a full
-    queue.  Return None once ``close_log_bridge`` was called.
+    queue.
     """
     cdef vector[LogRecord] records
     cdef unsigned long long dropped = 0
-    cdef cbool is_open
     with nogil:
-        is_open = takeLogRecords(&records, &dropped, timeout)
-    if not is_open:
-        return None
+        takeLogRecords(&records, &dropped, timeout)
     return [
         (
             record.category.decode("utf-8", "replace"),
@@ -228,11 +223,6 @@ def take_log_records(double timeout):
 def reset_log_bridge_after_fork():
     """In a child after ``fork()``: start the log queue afresh."""
     resetLogBridgeAfterFork()
-
-
-def close_log_bridge():
-    """Make ``take_log_records`` return None."""
-    closeLogBridge()
 
 
 cdef void _fill_queue_options(QueueOptionsSpec* spec, tuple options) except *:
@@ -281,9 +271,6 @@ cdef class HealthMonitorHandle:
     def set_unhealthy(self):
         self.monitor.setUnhealthy()
 
-    def is_healthy(self):
-        return self.monitor.isHealthy()
-
 
 cdef extern from *:
     """
@@ -322,7 +309,6 @@ cdef class SessionHandle:
     cdef dict queue_uris       # slot -> URI (str), kept until the slot is reused
     cdef dict ack_callbacks    # ACK correlation id -> on_ack
     cdef long long last_ack_id
-    cdef readonly bint started
     cdef readonly bint stopped
 
     def __cinit__(self):
@@ -404,7 +390,6 @@ cdef class SessionHandle:
         cdef int rc
         with nogil:
             rc = self.session.start(seconds)
-        self.started = rc == 0
         return rc
 
     def stop(self):
@@ -540,9 +525,6 @@ cdef class SessionHandle:
         """Whether ``stop`` has begun."""
         return self.session.isStopping()
 
-    def pending_ack_count(self):
-        """How many posts still wait for their ACK."""
-        return len(self.ack_callbacks)
 
 
 # --------------------------------------------------------------------------

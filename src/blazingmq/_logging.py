@@ -41,10 +41,7 @@ def _python_level(ball_severity: int) -> int:
 
 def _forward_forever() -> None:
     while True:
-        batch = _take_log_records(0.5)
-        if batch is None:
-            return
-        records, dropped = batch
+        records, dropped = _take_log_records(0.5)
         if dropped:
             _emit("blazingmq", logging.WARNING, f"{dropped} libbmq log records were dropped", "", 0)
         for category, severity, message, file_name, line in records:

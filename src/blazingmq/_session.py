@@ -329,7 +329,6 @@ class Session:
         self._open_timeout = timeouts.open_queue_timeout
         self._configure_timeout = timeouts.configure_queue_timeout
         self._close_timeout = timeouts.close_queue_timeout
-        self._lock = threading.Lock()
 
         start_log_forwarding()
         self._handle = _SessionHandle(

@@ -28,7 +28,6 @@ struct LogQueue {
     std::condition_variable condition;
     std::deque<LogRecord>   records;
     unsigned long long      dropped = 0;
-    bool                    closed  = false;
 };
 
 // Never destroyed: libbmq threads may still log during process exit.
@@ -53,9 +52,6 @@ class QueueingObserver : public ball::Observer {
         LogQueue& queue = logQueue();
         {
             std::lock_guard<std::mutex> guard(queue.mutex);
-            if (queue.closed) {
-                return;
-            }
             if (queue.records.size() >= k_MAX_QUEUED) {
                 queue.records.pop_front();
                 ++queue.dropped;
@@ -91,7 +87,7 @@ void installLogBridge()
     });
 }
 
-bool takeLogRecords(std::vector<LogRecord>* out,
+void takeLogRecords(std::vector<LogRecord>* out,
                     unsigned long long*     dropped,
                     double                  timeout)
 {
@@ -99,16 +95,12 @@ bool takeLogRecords(std::vector<LogRecord>* out,
     std::unique_lock<std::mutex> lock(queue.mutex);
     queue.condition.wait_for(lock,
                              std::chrono::duration<double>(timeout),
-                             [&queue] {
-                                 return !queue.records.empty() ||
-                                        queue.closed;
-                             });
+                             [&queue] { return !queue.records.empty(); });
     *dropped      = queue.dropped;
     queue.dropped = 0;
     out->assign(std::make_move_iterator(queue.records.begin()),
                 std::make_move_iterator(queue.records.end()));
     queue.records.clear();
-    return !(queue.closed && out->empty());
 }
 
 void resetLogBridgeAfterFork()
@@ -118,14 +110,5 @@ void resetLogBridgeAfterFork()
     g_logQueue.store(new LogQueue());
 }
 
-void closeLogBridge()
-{
-    LogQueue& queue = logQueue();
-    {
-        std::lock_guard<std::mutex> guard(queue.mutex);
-        queue.closed = true;
-    }
-    queue.condition.notify_all();
-}
 
 }  // close namespace bmqpy

@@ -30,13 +30,9 @@ void installLogBridge();
 
 /// Wait up to `timeout` seconds for records, then move every queued record
 /// into `out`.  Set `*dropped` to how many records were dropped because the
-/// queue was full since the last call.  Return false once `closeLogBridge`
-/// was called and the queue is empty.
-bool takeLogRecords(std::vector<LogRecord>* out, unsigned long long* dropped,
+/// queue was full since the last call.
+void takeLogRecords(std::vector<LogRecord>* out, unsigned long long* dropped,
                     double timeout);
-
-/// Wake every `takeLogRecords` and make later ones return false at once.
-void closeLogBridge();
 
 /// In a child process after `fork()`: replace the queue, whose mutex and
 /// condition variable may be in a state that only the parent's threads

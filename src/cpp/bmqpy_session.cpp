@@ -156,11 +156,6 @@ void HealthMonitor::setUnhealthy()
     d_monitor->setState(bmqt::HostHealthState::e_UNHEALTHY);
 }
 
-bool HealthMonitor::isHealthy() const
-{
-    return d_monitor->hostState() == bmqt::HostHealthState::e_HEALTHY;
-}
-
 // ---------------------------------------------------------------------------
 // Session::Handler: owned by the `bmqa::Session`, forwards to our Session.
 

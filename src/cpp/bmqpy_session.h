@@ -115,7 +115,6 @@ class HealthMonitor {
     HealthMonitor();
     void setHealthy();
     void setUnhealthy();
-    bool isHealthy() const;
     const bsl::shared_ptr<bmqa::ManualHostHealthMonitor>& monitor() const
     {
         return d_monitor;
