@@ -99,3 +99,39 @@ def test_process_name_is_the_main_script_or_py_unknown(bmq_broker, tmp_path):
     assert _broker_log_mentions(bmq_broker, f'processName = "{script}"')
     subprocess.run([sys.executable, "-c", code, bmq_broker.uri], check=True, timeout=60)
     assert _broker_log_mentions(bmq_broker, 'processName = "py:UNKNOWN"')
+
+
+@pytest.mark.parametrize(
+    "kwargs,pattern",
+    [
+        ({"on_session_event": "not callable"}, "on_session_event must be a callable, not 'str'"),
+        ({"on_session_event": print, "on_message": 42}, "on_message must be a callable or None, not 'int'"),
+    ],
+)
+def test_non_callable_callbacks_are_type_errors(kwargs, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        Session(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.post(b"bmq://bmq.test.mem.priority/q", b"x"),
+        lambda s: s.close_queue(42),
+        lambda s: s.configure_queue(None, blazingmq.QueueOptions()),
+        lambda s: s.get_queue_options(3.5),
+        lambda s: s.open_queue(b"bmq://bmq.test.mem.priority/q", write=True),
+        lambda s: s.open_queue("bmq://bmq.test.mem.priority/q", write=True, options={}),
+        lambda s: s.open_queue("bmq://bmq.test.mem.priority/q", write=True, timeout="5"),
+        lambda s: s.confirm("not a message"),
+    ],
+    ids=["post", "close_queue", "configure_queue", "get_queue_options", "open_queue-uri",
+         "open_queue-options", "open_queue-timeout", "confirm"],
+)
+def test_wrong_argument_types_are_type_errors_and_leave_the_session_usable(session_factory, queue_uri, call):
+    session = session_factory()
+    with pytest.raises(TypeError):
+        call(session)
+    uri = queue_uri()
+    session.open_queue(uri, write=True)
+    session.post(uri, b"still works")

@@ -250,6 +250,10 @@ class Session:
         self._handle: Any = None
         if on_session_event is None:
             raise TypeError("on_session_event must be a callable, not None")
+        if not callable(on_session_event):
+            raise TypeError(f"on_session_event must be a callable, not {type(on_session_event).__name__!r}")
+        if on_message is not None and not callable(on_message):
+            raise TypeError(f"on_message must be a callable or None, not {type(on_message).__name__!r}")
         if isinstance(broker, str):
             broker_bytes = broker.encode("utf-8")
         elif isinstance(broker, bytes):
@@ -475,6 +479,8 @@ class Session:
     def _queue(self, queue_uri: str) -> _Queue:
         queue = self._queues.get(queue_uri)
         if queue is None:
+            if not isinstance(queue_uri, str):
+                raise TypeError(f"queue_uri must be a str, not {type(queue_uri).__name__!r}")
             raise Error("Queue not opened")
         return queue
 
@@ -716,6 +722,8 @@ class Session:
             Error: The queue is not open or is closing, or libbmq refused.
         """
         self._check_running()
+        if not isinstance(message, Message):
+            raise TypeError(f"message must be a blazingmq.Message, not {type(message).__name__!r}")
         queue = self._queues.get(message.queue_uri)
         if queue is None:
             raise Error("Queue not opened")
