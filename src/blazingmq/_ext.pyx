@@ -8,8 +8,9 @@ does that.  What is here is kept small on purpose:
 
 * ``SessionHandle``: one libbmq session; blocking calls release the GIL.
 * ``HealthMonitorHandle``: a manual host health monitor.
-* the two functions libbmq's event threads call, which take the GIL once per
-  libbmq event and turn its messages into ``Message``/``Ack`` objects.
+* the function the C++ layer's pump thread calls with each batch of libbmq
+  events: it takes the GIL once per batch and turns messages into
+  ``Message``/``Ack`` objects.
 """
 
 import weakref
@@ -48,8 +49,12 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
 
     cdef cppclass Session
 
-    ctypedef void (*SessionEventFn)(Session*, const SessionEventInfo&) noexcept
-    ctypedef void (*MessageEventFn)(Session*, const MessageEvent&) noexcept
+    cdef cppclass PendingEvent:
+        cbool isMessageEvent
+        SessionEventInfo sessionEvent
+        MessageEvent messageEvent
+
+    ctypedef void (*EventBatchFn)(Session*, const vector[PendingEvent]&) noexcept
 
     cdef cppclass HealthMonitor:
         HealthMonitor() except +
@@ -88,7 +93,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         string description
 
     cdef cppclass Session:
-        Session(const SessionConfig&, void*, SessionEventFn, MessageEventFn) except +
+        Session(const SessionConfig&, void*, EventBatchFn) except +
         int start(double)
         void stop()
         cbool isStopping()
@@ -360,8 +365,7 @@ cdef class SessionHandle:
         self.events = events
         self.on_message = on_message
         self.report_exception = report_exception
-        self.session = new Session(
-            config, <void*>self, _on_session_event, _on_message_event)
+        self.session = new Session(config, <void*>self, _on_events)
 
     def __dealloc__(self):
         if self.session != NULL:
@@ -528,14 +532,24 @@ cdef class SessionHandle:
 
 
 # --------------------------------------------------------------------------
-# libbmq event threads land here (without the GIL).
+# The session's pump thread lands here (without the GIL).
 
-cdef void _on_session_event(Session* session, const SessionEventInfo& info) noexcept with gil:
-    cdef SessionHandle handle
+cdef void _on_events(Session* session, const vector[PendingEvent]& events) noexcept with gil:
+    """A batch of libbmq events, in order, on the session's pump thread: the
+    GIL is taken once for all of them."""
     cdef void* context = session.context()
     if context == NULL:
         return
-    handle = <SessionHandle>context
+    cdef SessionHandle handle = <SessionHandle>context
+    cdef size_t i
+    for i in range(events.size()):
+        if events[i].isMessageEvent:
+            _on_message_event(handle, events[i].messageEvent)
+        else:
+            _on_session_event(handle, events[i].sessionEvent)
+
+
+cdef void _on_session_event(SessionHandle handle, const SessionEventInfo& info) noexcept:
     try:
         queue_uri = None
         if info.queueSlot >= 0:
@@ -551,11 +565,7 @@ cdef void _on_session_event(Session* session, const SessionEventInfo& info) noex
         handle.report_exception()
 
 
-cdef void _on_message_event(Session* session, const MessageEvent& event) noexcept with gil:
-    cdef void* context = session.context()
-    if context == NULL:
-        return
-    cdef SessionHandle handle = <SessionHandle>context
+cdef void _on_message_event(SessionHandle handle, const MessageEvent& event) noexcept:
     cdef MessageCursor* cursor = new MessageCursor(event)
     try:
         if cursor.eventType() == EVENT_PUSH:

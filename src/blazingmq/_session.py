@@ -193,10 +193,11 @@ class Session:
 
     Args:
         on_session_event: Called with each :class:`~blazingmq.session_events.SessionEvent`
-            (``Connected``, ``ConnectionLost``, ...), on a libbmq thread.
+            (``Connected``, ``ConnectionLost``, ...), on the session's
+            callback thread.
         on_message: Called as ``on_message(message, message_handle)`` for
-            every message of every queue opened for reading, on a libbmq
-            thread.  Required to open a queue for reading.
+            every message of every queue opened for reading, on the
+            session's callback thread.  Required to open a queue for reading.
         broker: The broker's URI.  libbmq replaces it with the environment
             variable ``BMQ_BROKER_URI`` when that is set.
         message_compression_algorithm: How every posted payload is compressed.
@@ -649,7 +650,8 @@ class Session:
             property_type_overrides: Name to :class:`PropertyType`, for the
                 properties whose type is not the inferred one.
             on_ack: Called once with the :class:`Ack` (success or failure) on
-                a libbmq thread.  Without it, no ACK is requested.
+                the session's callback thread.  Without it, no ACK is
+                requested.
 
         Raises:
             TypeError: ``message`` is not bytes, or a property has the wrong

@@ -30,8 +30,8 @@ namespace {
 // counter costs nothing and stays right if they ever do).
 thread_local int t_callbackDepth = 0;
 
-// The session whose PUSH event this thread is dispatching, if any.
-thread_local const void* t_dispatchingPush = nullptr;
+// The session whose events this thread (its pump) is handing over, if any.
+thread_local const void* t_pumpingSession = nullptr;
 
 struct CallbackScope {
     CallbackScope() { ++t_callbackDepth; }
@@ -168,14 +168,12 @@ class Session::Handler : public bmqa::SessionEventHandler {
 
     void onSessionEvent(const bmqa::SessionEvent& event) override
     {
-        CallbackScope scope;
-        d_session->dispatchSessionEvent(event);
+        d_session->enqueueSessionEvent(event);
     }
 
     void onMessageEvent(const bmqa::MessageEvent& event) override
     {
-        CallbackScope scope;
-        d_session->dispatchMessageEvent(event);
+        d_session->enqueueMessageEvent(event);
     }
 
   private:
@@ -187,11 +185,12 @@ class Session::Handler : public bmqa::SessionEventHandler {
 
 Session::Session(const SessionConfig& config,
                  void*                context,
-                 SessionEventFn       onSessionEvent,
-                 MessageEventFn       onMessageEvent)
+                 EventBatchFn         onEvents)
 : d_context(context)
-, d_onSessionEvent(onSessionEvent)
-, d_onMessageEvent(onMessageEvent)
+, d_onEvents(onEvents)
+, d_enqueuedCount(0)
+, d_handedOverCount(0)
+, d_pumpExit(false)
 , d_channelFull(false)
 , d_started(false)
 , d_stopped(false)
@@ -247,6 +246,8 @@ Session::Session(const SessionConfig& config,
 
     bslma::ManagedPtr<bmqa::SessionEventHandler> handler(new Handler(this));
     d_session.reset(new bmqa::Session(handler, options));
+    // Events may come as soon as `start` begins.
+    d_pumpThread = std::thread([this] { pump(); });
 }
 
 Session::~Session()
@@ -297,7 +298,19 @@ void Session::stop()
     d_stopped = true;
     d_stopping = true;
     if (d_started) {
+        // libbmq's threads may wait for room in our queue meanwhile: the
+        // pump keeps draining it (the caller has released the GIL).
         d_session->stop();
+    }
+    {
+        std::lock_guard<std::mutex> pendingGuard(d_pendingMutex);
+        d_pumpExit = true;
+    }
+    d_pendingCondition.notify_all();
+    d_spaceCondition.notify_all();
+    d_handedOverCondition.notify_all();
+    if (d_pumpThread.joinable()) {
+        d_pumpThread.join();
     }
     {
         // Wake any poster waiting for the channel: it will fail fast now.
@@ -414,6 +427,7 @@ void Session::closeQueue(QueueResult* result, int slot, double timeout)
     }
     bmqa::CloseQueueStatus status =
         d_session->closeQueueSync(queueId, toInterval(timeout));
+    waitUntilHandedOver();
     loadResult<bmqa::CloseQueueStatus, bmqt::CloseQueueResult>(result,
                                                                status);
     if (result->status == 0) {
@@ -518,7 +532,7 @@ int Session::confirm(int slot, const unsigned char* guid)
         }
         cookie = bmqa::MessageConfirmationCookie(*queueId, messageGuid);
     }
-    if (t_dispatchingPush == this) {
+    if (t_pumpingSession == this) {
         std::lock_guard<std::mutex> guard(d_confirmMutex);
         if (d_confirmBuilder) {
             int rc = d_confirmBuilder->addMessageConfirmation(cookie);
@@ -546,7 +560,7 @@ void Session::flushConfirms()
     }
 }
 
-void Session::dispatchSessionEvent(const bmqa::SessionEvent& event)
+void Session::enqueueSessionEvent(const bmqa::SessionEvent& event)
 {
     const int type = event.type();
     if (type == bmqt::SessionEventType::e_CHANNEL_LOW_WATERMARK) {
@@ -561,10 +575,12 @@ void Session::dispatchSessionEvent(const bmqa::SessionEvent& event)
         d_channelFull = true;
     }
 
-    SessionEventInfo info;
-    info.type       = type;
-    info.status     = event.statusCode();
-    info.statusName = orUnknown(statusName(type, info.status));
+    PendingEvent      pending;
+    SessionEventInfo& info = pending.sessionEvent;
+    pending.isMessageEvent = false;
+    info.type              = type;
+    info.status            = event.statusCode();
+    info.statusName        = orUnknown(statusName(type, info.status));
     info.description.assign(event.errorDescription().data(),
                             event.errorDescription().size());
     info.queueSlot = -1;
@@ -581,22 +597,78 @@ void Session::dispatchSessionEvent(const bmqa::SessionEvent& event)
                 static_cast<int>(queueId.correlationId().theNumeric());
         }
     }
-    d_onSessionEvent(this, info);
+    enqueue(std::move(pending));
 }
 
-void Session::dispatchMessageEvent(const bmqa::MessageEvent& event)
+void Session::enqueueMessageEvent(const bmqa::MessageEvent& event)
 {
-    if (event.type() != bmqt::MessageEventType::e_PUSH) {
-        d_onMessageEvent(this, event);
-        return;
+    if (d_stopping && event.type() == bmqt::MessageEventType::e_PUSH) {
+        return;  // unconfirmed: the broker delivers it again
     }
-    if (d_stopping) {
-        return;
+    PendingEvent pending;
+    pending.isMessageEvent = true;
+    pending.messageEvent   = event;  // shares libbmq's event, no copy
+    enqueue(std::move(pending));
+}
+
+void Session::enqueue(PendingEvent&& event)
+{
+    // Enough to batch a burst of ACK events; beyond it libbmq's own event
+    // queue takes the pressure (and reports slow-consumer events).
+    const size_t k_MAX_PENDING = 1024;
+    {
+        std::unique_lock<std::mutex> lock(d_pendingMutex);
+        d_spaceCondition.wait(lock, [this, k_MAX_PENDING] {
+            return d_pending.size() < k_MAX_PENDING || d_pumpExit;
+        });
+        d_pending.push_back(std::move(event));
+        ++d_enqueuedCount;
     }
-    t_dispatchingPush = this;
-    d_onMessageEvent(this, event);
-    t_dispatchingPush = nullptr;
-    flushConfirms();
+    d_pendingCondition.notify_one();
+}
+
+void Session::pump()
+{
+    std::vector<PendingEvent> batch;
+    for (;;) {
+        {
+            std::unique_lock<std::mutex> lock(d_pendingMutex);
+            d_pendingCondition.wait(lock, [this] {
+                return !d_pending.empty() || d_pumpExit;
+            });
+            if (d_pending.empty()) {
+                return;  // told to exit, and everything was handed over
+            }
+            batch.assign(std::make_move_iterator(d_pending.begin()),
+                         std::make_move_iterator(d_pending.end()));
+            d_pending.clear();
+        }
+        d_spaceCondition.notify_all();
+        {
+            CallbackScope scope;
+            // Confirms made by the callbacks join one CONFIRM event, sent
+            // when the batch is done.
+            t_pumpingSession = this;
+            d_onEvents(this, batch);
+            t_pumpingSession = nullptr;
+        }
+        flushConfirms();
+        {
+            std::lock_guard<std::mutex> guard(d_pendingMutex);
+            d_handedOverCount += batch.size();
+        }
+        d_handedOverCondition.notify_all();
+        batch.clear();  // releases libbmq's events before waiting again
+    }
+}
+
+void Session::waitUntilHandedOver()
+{
+    std::unique_lock<std::mutex> lock(d_pendingMutex);
+    const unsigned long long     target = d_enqueuedCount;
+    d_handedOverCondition.wait(lock, [this, target] {
+        return d_handedOverCount >= target || d_pumpExit;
+    });
 }
 
 // ---------------------------------------------------------------------------

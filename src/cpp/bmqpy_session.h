@@ -2,9 +2,12 @@
 //
 // The C++ layer of the Python SDK: it owns one `bmqa::Session` and the
 // libbmq threads that call back into it, and knows nothing about Python.
-// Events reach the binding layer through plain function pointers that are
-// invoked on libbmq's event-handler threads *without* the GIL; the binding
-// takes the GIL once per libbmq event, not once per message.
+// libbmq's event-handler threads never call the binding: they queue events
+// here (no GIL needed), and one "pump" thread per session hands everything
+// queued so far to the binding in one batch.  The binding takes the GIL once
+// per batch: while it waits for the GIL, events keep accumulating, so a busy
+// interpreter gets bigger batches instead of one GIL hand-off per event
+// (most ACK events carry a single ACK).
 //
 // Every method that may block (start, stop, open/configure/close, waiting for
 // the channel to drain) is safe to call with the GIL released, and none of
@@ -30,6 +33,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <thread>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -59,12 +64,18 @@ struct SessionEventInfo {
 
 class Session;
 
-/// Called on a libbmq thread without the GIL.  The callee reads
+/// A libbmq event waiting to be handed to the binding.
+struct PendingEvent {
+    bool               isMessageEvent;
+    SessionEventInfo   sessionEvent;  // when !isMessageEvent
+    bmqa::MessageEvent messageEvent;  // when isMessageEvent
+};
+
+/// Called on the session's pump thread, without the GIL, with the events
+/// in the order libbmq delivered them.  The callee reads
 /// `session->context()` only once it holds the GIL (see `detach`).
-typedef void (*SessionEventFn)(Session*                session,
-                               const SessionEventInfo& event);
-typedef void (*MessageEventFn)(Session*                  session,
-                               const bmqa::MessageEvent& event);
+typedef void (*EventBatchFn)(Session*                         session,
+                             const std::vector<PendingEvent>& events);
 
 /// Session options; a negative number means "libbmq's default".
 struct SessionConfig {
@@ -128,8 +139,7 @@ class Session {
   public:
     Session(const SessionConfig& config,
             void*                context,
-            SessionEventFn       onSessionEvent,
-            MessageEventFn       onMessageEvent);
+            EventBatchFn         onEvents);
     ~Session();
 
     Session(const Session&)            = delete;
@@ -171,6 +181,8 @@ class Session {
                         int                     slot,
                         const QueueOptionsSpec& options,
                         double                  timeout);
+    /// Close the queue; the events libbmq queued before it returned (the
+    /// NACKs of outstanding posts) have been handed over when this returns.
     void closeQueue(QueueResult* result, int slot, double timeout);
 
     /// Load the options libbmq holds for the queue (defaults filled in).
@@ -192,24 +204,39 @@ class Session {
     /// after `post` returned `e_BW_LIMIT`.  Return true if it may.  Blocks.
     bool waitForChannel(double timeout);
 
-    /// Confirm the message with the specified 16-byte `guid`.  Called from
-    /// `on_message` (this session's event thread, inside a PUSH event), the
-    /// confirmation joins a batch sent when the event's callbacks are done:
-    /// one CONFIRM event per PUSH event instead of one per message.
+    /// Confirm the message with the specified 16-byte `guid`.  Called from a
+    /// callback (this session's pump thread), the confirmation joins a batch
+    /// sent when the callbacks of the current batch of events are done: one
+    /// CONFIRM event per batch instead of one per message.
     int confirm(int slot, const unsigned char* guid);
 
   private:
     class Handler;
     friend class Handler;
 
-    void dispatchSessionEvent(const bmqa::SessionEvent& event);
+    void enqueueSessionEvent(const bmqa::SessionEvent& event);
+    void enqueueMessageEvent(const bmqa::MessageEvent& event);
+    void enqueue(PendingEvent&& event);
+    void pump();
+    void waitUntilHandedOver();
     void flushConfirms();
-    void dispatchMessageEvent(const bmqa::MessageEvent& event);
     bmqa::QueueId* queueAt(int slot);
 
     void*                          d_context;
-    SessionEventFn                 d_onSessionEvent;
-    MessageEventFn                 d_onMessageEvent;
+    EventBatchFn                   d_onEvents;
+
+    // Events queued by libbmq's threads for the pump thread.  Bounded, so
+    // that a slow program makes libbmq's own event queue fill up (and
+    // report slow-consumer events) instead of this one growing.
+    std::mutex                d_pendingMutex;
+    std::condition_variable   d_pendingCondition;   // events or exit
+    std::condition_variable   d_spaceCondition;     // room in the queue
+    std::condition_variable   d_handedOverCondition;
+    std::deque<PendingEvent>  d_pending;
+    unsigned long long        d_enqueuedCount;
+    unsigned long long        d_handedOverCount;
+    bool                      d_pumpExit;
+    std::thread               d_pumpThread;
     std::unique_ptr<bmqa::Session> d_session;
 
     // Slots index `d_queues`; a closed queue's slot is reused.  Guarded by
