@@ -135,3 +135,12 @@ def test_wrong_argument_types_are_type_errors_and_leave_the_session_usable(sessi
     uri = queue_uri()
     session.open_queue(uri, write=True)
     session.post(uri, b"still works")
+
+
+def test_connected_is_delivered_before_the_constructor_returns(bmq_broker_uri):
+    events = []
+    session = Session(events.append, broker=bmq_broker_uri)
+    try:
+        assert [type(e) for e in events] == [session_events.Connected]
+    finally:
+        session.stop()

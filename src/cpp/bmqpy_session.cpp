@@ -277,6 +277,9 @@ int Session::start(double timeout)
         return bmqt::GenericResult::e_NOT_READY;
     }
     const int rc = d_session->start(toInterval(timeout));
+    // Hand over what came during the connection (`Connected`) before the
+    // caller goes on, as a direct callback from libbmq would have.
+    waitUntilHandedOver();
     if (rc == 0) {
         d_started = true;
         std::lock_guard<std::mutex> postGuard(d_postMutex);

@@ -145,7 +145,8 @@ class Session {
     Session(const Session&)            = delete;
     Session& operator=(const Session&) = delete;
 
-    /// Connect; return 0 or a `bmqt::GenericResult` code.  Blocks.
+    /// Connect; return 0 or a `bmqt::GenericResult` code.  Blocks until the
+    /// events queued meanwhile (`Connected`) have been handed over.
     int start(double timeout);
 
     /// Disconnect and wait for every callback to return.  Idempotent.
