@@ -190,6 +190,7 @@ Session::Session(const SessionConfig& config,
 , d_onEvents(onEvents)
 , d_enqueuedCount(0)
 , d_handedOverCount(0)
+, d_connectedHandedOver(false)
 , d_pumpExit(false)
 , d_channelFull(false)
 , d_started(false)
@@ -277,10 +278,10 @@ int Session::start(double timeout)
         return bmqt::GenericResult::e_NOT_READY;
     }
     const int rc = d_session->start(toInterval(timeout));
-    // Hand over what came during the connection (`Connected`) before the
-    // caller goes on, as a direct callback from libbmq would have.
-    waitUntilHandedOver();
     if (rc == 0) {
+        // libbmq queues `Connected` around the time `start` returns; the
+        // program gets it before the constructor returns.
+        waitForConnectedEvent(10.0);
         d_started = true;
         std::lock_guard<std::mutex> postGuard(d_postMutex);
         d_builder.reset(new bmqa::MessageEventBuilder());
@@ -659,10 +660,28 @@ void Session::pump()
         {
             std::lock_guard<std::mutex> guard(d_pendingMutex);
             d_handedOverCount += batch.size();
+            for (const PendingEvent& event : batch) {
+                if (!event.isMessageEvent &&
+                    event.sessionEvent.type ==
+                        bmqt::SessionEventType::e_CONNECTED) {
+                    d_connectedHandedOver = true;
+                }
+            }
         }
         d_handedOverCondition.notify_all();
         batch.clear();  // releases libbmq's events before waiting again
     }
+}
+
+void Session::waitForConnectedEvent(double timeout)
+{
+    std::unique_lock<std::mutex> lock(d_pendingMutex);
+    d_handedOverCondition.wait_for(lock,
+                                   std::chrono::duration<double>(timeout),
+                                   [this] {
+                                       return d_connectedHandedOver ||
+                                              d_pumpExit;
+                                   });
 }
 
 void Session::waitUntilHandedOver()

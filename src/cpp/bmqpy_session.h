@@ -145,8 +145,9 @@ class Session {
     Session(const Session&)            = delete;
     Session& operator=(const Session&) = delete;
 
-    /// Connect; return 0 or a `bmqt::GenericResult` code.  Blocks until the
-    /// events queued meanwhile (`Connected`) have been handed over.
+    /// Connect; return 0 or a `bmqt::GenericResult` code.  On success,
+    /// blocks until the `Connected` event has been handed over, so that the
+    /// program sees it before `start` returns.
     int start(double timeout);
 
     /// Disconnect and wait for every callback to return.  Idempotent.
@@ -220,6 +221,7 @@ class Session {
     void enqueue(PendingEvent&& event);
     void pump();
     void waitUntilHandedOver();
+    void waitForConnectedEvent(double timeout);
     void flushConfirms();
     bmqa::QueueId* queueAt(int slot);
 
@@ -236,6 +238,7 @@ class Session {
     std::deque<PendingEvent>  d_pending;
     unsigned long long        d_enqueuedCount;
     unsigned long long        d_handedOverCount;
+    bool                      d_connectedHandedOver;
     bool                      d_pumpExit;
     std::thread               d_pumpThread;
     std::unique_ptr<bmqa::Session> d_session;
