@@ -95,7 +95,30 @@ def _bmqtool_rates(broker: str, args: argparse.Namespace) -> Dict[str, Dict[str,
     # Not yet measured: bmqtool drains a pre-filled queue in well under its
     # start-up and shutdown-grace time, so subtracting wall clocks gives noise.
     # Its consume rate has to come from its own statistics (a TODO).
-    return {"produce": {"msgs_per_s": args.count / max(produce_wall - overhead, 1e-6)}}
+    return {
+        "produce": {"msgs_per_s": args.count / max(produce_wall - overhead, 1e-6)},
+        "latency": _bmqtool_latency(tool, broker, args),
+    }
+
+
+def _bmqtool_latency(tool: Path, broker: str, args: argparse.Namespace) -> Dict[str, Any]:
+    """bmqtool's own end-to-end latency report, posting ``args.rate``
+    messages/s (in 1 ms intervals) to a queue it also reads and confirms."""
+    report = HERE.parent / "build" / f"bmqtool-latency-{os.getpid()}.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    per_ms = max(1, round(args.rate / 1000.0))
+    command = [
+        str(tool), "--mode", "auto", "-b", broker, "-q", f"bmq://{DOMAIN}/tool-latency",
+        "-f", "read,write", "--confirmmsg", "--eventscount", str(args.latency_count),
+        "-m", str(args.size), "-e", "1", "-r", str(per_ms), "-i", "1",
+        "-l", "hires", "--latency-report", str(report), "--shutdownGrace", "1", "-v", "warning",
+    ]
+    result = _run(command, timeout=900)
+    if result["status"] != 0:
+        raise SystemExit(f"bmqtool latency run failed:\n{result['stderr'][-3000:]}")
+    data = json.loads(report.read_text())
+    report.unlink()
+    return {"rate": per_ms * 1000, "p50_us": data["median"] / 1000.0, "p99_us": data["99percentile"] / 1000.0}
 
 
 def _ratio(a: Optional[float], b: Optional[float]) -> str:
