@@ -248,6 +248,36 @@ cdef void _fill_queue_options(QueueOptionsSpec* spec, tuple options) except *:
         spec.suspendsOnBadHostHealth = suspends
 
 
+cdef int _fill_properties(MessageProperties* props, list properties) except -1:
+    """Set ``properties`` (checked by the Python layer: (name: bytes, type
+    code, int or bytes value)) on ``props``."""
+    cdef bytes name
+    cdef bytes raw
+    cdef int ptype
+    cdef long long integer
+    cdef int rc
+    cdef const char* value_bytes
+    cdef size_t value_length
+    for name, ptype, value in properties:
+        integer = 0
+        value_bytes = NULL
+        value_length = 0
+        if ptype == PROPERTY_STRING or ptype == PROPERTY_BINARY:
+            raw = value
+            value_bytes = PyBytes_AS_STRING(raw)
+            value_length = PyBytes_GET_SIZE(raw)
+        elif ptype == PROPERTY_CHAR:
+            raw = value
+            integer = <unsigned char>PyBytes_AS_STRING(raw)[0]
+        else:
+            integer = value
+        rc = setProperty(props, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name),
+                         ptype, integer, value_bytes, value_length)
+        if rc != 0:
+            raise ValueError(f"Failed to set key {name.decode(errors='replace')!r} with rc: {rc}")
+    return 0
+
+
 cdef tuple _queue_result(QueueResult* result):
     return (
         result.status,
@@ -369,8 +399,9 @@ cdef class SessionHandle:
 
     def __dealloc__(self):
         if self.session != NULL:
-            # Never block on a libbmq thread: the Python layer stops the
-            # session off such threads before the handle can die there.
+            # Deleting stops the session and joins its callback thread, so it
+            # must not run there: the Python layer stops a session dropped
+            # in a callback on another thread, which then owns the handle.
             self.session.detach()
             with nogil:
                 del self.session
@@ -468,45 +499,36 @@ cdef class SessionHandle:
         ``(post_result, build_result)``: (0, 0) on success, (-1, code) if the
         message could not be built, (code, 0) if it could not be sent.
         """
-        cdef MessageProperties props
-        cdef MessageProperties* props_ptr = NULL
+        # Built only for a post that has properties: the common post
+        # allocates nothing here.
+        cdef MessageProperties* props = NULL
         cdef long long ack_id = 0
         cdef int build_result = 0
-        cdef int rc
-        cdef bytes name
-        cdef bytes raw
-        cdef int ptype
+        cdef int rc = 0
+        cdef const char* payload
+        cdef size_t payload_size
         if properties is not None:
-            for name, ptype, value in properties:
-                if ptype == PROPERTY_STRING or ptype == PROPERTY_BINARY:
-                    raw = value
-                    rc = setProperty(&props, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name),
-                                     ptype, 0, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
-                elif ptype == PROPERTY_CHAR:
-                    raw = value
-                    rc = setProperty(&props, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name),
-                                     ptype, <unsigned char>PyBytes_AS_STRING(raw)[0], NULL, 0)
-                else:
-                    rc = setProperty(&props, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name),
-                                     ptype, <long long>value, NULL, 0)
-                if rc != 0:
-                    raise ValueError(f"Failed to set key {name.decode(errors='replace')!r} with rc: {rc}")
-            props_ptr = &props
-        if on_ack is not None:
-            self.last_ack_id += 1
-            ack_id = self.last_ack_id
-            # Registered before posting: the ACK may arrive on another
-            # thread before `post` returns here.
-            self.ack_callbacks[ack_id] = on_ack
-        cdef const char* payload = PyBytes_AS_STRING(data)
-        cdef size_t payload_size = PyBytes_GET_SIZE(data)
-        # libbmq's post never blocks here (channel write timeout 0), but
-        # releasing the GIL lets a libbmq thread waiting to deliver ACKs or
-        # messages in at once, instead of after the interpreter's switch
-        # interval (5 ms) of posting.
-        with nogil:
-            rc = self.session.post(&build_result, slot, payload, payload_size,
-                                   props_ptr, ack_id, compression)
+            props = new MessageProperties()
+        try:
+            if props != NULL:
+                _fill_properties(props, properties)
+            if on_ack is not None:
+                self.last_ack_id += 1
+                ack_id = self.last_ack_id
+                # Registered before posting: the ACK may arrive on another
+                # thread before `post` returns here.
+                self.ack_callbacks[ack_id] = on_ack
+            payload = PyBytes_AS_STRING(data)
+            payload_size = PyBytes_GET_SIZE(data)
+            # libbmq's post never blocks here (channel write timeout 0), but
+            # releasing the GIL lets the callback thread, if it waits to
+            # deliver ACKs or messages, in at once instead of after the
+            # interpreter's switch interval (5 ms) of posting.
+            with nogil:
+                rc = self.session.post(&build_result, slot, payload, payload_size,
+                                       props, ack_id, compression)
+        finally:
+            del props
         if rc != 0 and ack_id != 0:
             del self.ack_callbacks[ack_id]
         return rc, build_result

@@ -194,7 +194,6 @@ Session::Session(const SessionConfig& config,
 , d_pumpExit(false)
 , d_channelFull(false)
 , d_started(false)
-, d_stopped(false)
 , d_stopping(false)
 {
     bmqt::SessionOptions options;
@@ -274,7 +273,7 @@ Session::~Session()
 int Session::start(double timeout)
 {
     std::lock_guard<std::mutex> guard(d_stopMutex);
-    if (d_stopped) {
+    if (d_stopping) {
         return bmqt::GenericResult::e_NOT_READY;
     }
     const int rc = d_session->start(toInterval(timeout));
@@ -296,10 +295,9 @@ int Session::start(double timeout)
 void Session::stop()
 {
     std::lock_guard<std::mutex> guard(d_stopMutex);
-    if (d_stopped) {
+    if (d_stopping) {
         return;
     }
-    d_stopped = true;
     d_stopping = true;
     if (d_started) {
         // libbmq's threads may wait for room in our queue meanwhile: the

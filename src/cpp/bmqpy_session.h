@@ -116,8 +116,9 @@ struct QueueResult {
     std::string description;  // libbmq's description of a failure
 };
 
-/// Whether the calling thread is running one of our libbmq callbacks (of any
-/// session).  Blocking session calls made from there would deadlock.
+/// Whether the calling thread is a session's pump thread, running the
+/// program's callbacks.  Blocking session calls made from there would
+/// deadlock (`stop` waits for that very thread).
 bool inCallbackThread();
 
 /// A manual host health monitor shared with every session that uses it.
@@ -255,7 +256,7 @@ class Session {
     std::mutex                                 d_postMutex;
     std::unique_ptr<bmqa::MessageEventBuilder> d_builder;
 
-    // Confirmations made while a PUSH event is being dispatched.
+    // Confirmations made by callbacks on the pump thread, sent per batch.
     std::mutex                                 d_confirmMutex;
     std::unique_ptr<bmqa::ConfirmEventBuilder> d_confirmBuilder;
 
@@ -264,12 +265,12 @@ class Session {
     std::condition_variable d_channelCondition;
     bool                    d_channelFull;
 
-    std::mutex        d_stopMutex;
+    std::mutex        d_stopMutex;  // serializes `start` and `stop`
     bool              d_started;
-    bool              d_stopped;
-    // Set when `stop` begins: libbmq then drains its event queue, and the
-    // messages still in it are not handed to the program (they were not
-    // confirmed, so the broker delivers them again).  ACKs still are.
+    // Set when `stop` begins, never cleared: libbmq then drains its event
+    // queue, and the messages still in it are not handed to the program
+    // (they were not confirmed, so the broker delivers them again).  ACKs
+    // still are.
     std::atomic<bool> d_stopping;
 };
 
