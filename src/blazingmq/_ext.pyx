@@ -39,6 +39,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
     enum:
         k_QUEUE_NOT_OPEN
         k_TIMED_OUT
+        k_OPERATION_RESULT
 
     cdef cppclass SessionEventInfo:
         int type
@@ -46,6 +47,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         string statusName
         string description
         int queueSlot
+        long long requestId
 
     cdef cppclass Session
 
@@ -87,24 +89,19 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         cbool hasSuspendsOnBadHostHealth
         cbool suspendsOnBadHostHealth
 
-    cdef cppclass QueueResult:
-        int status
-        string statusName
-        string description
-
     cdef cppclass Session:
         Session(const SessionConfig&, void*, EventBatchFn) except +
-        int start(double)
+        int startAsync(double)
         void stop()
         cbool isStopping()
         void detach()
         void* context()
         int reserveQueueSlot()
         void releaseQueueSlot(int)
-        void openQueue(QueueResult*, int, const string&, unsigned long long,
-                       const QueueOptionsSpec&, double)
-        void configureQueue(QueueResult*, int, const QueueOptionsSpec&, double)
-        void closeQueue(QueueResult*, int, double)
+        int openQueueAsync(int, const string&, unsigned long long,
+                           const QueueOptionsSpec&, double, long long)
+        int configureQueueAsync(int, const QueueOptionsSpec&, double, long long)
+        int closeQueueAsync(int, double, long long)
         int getQueueOptions(QueueOptionsSpec*, int)
         int post(int*, int, const char*, size_t, const MessageProperties*,
                  long long, int)
@@ -278,14 +275,6 @@ cdef int _fill_properties(MessageProperties* props, list properties) except -1:
     return 0
 
 
-cdef tuple _queue_result(QueueResult* result):
-    return (
-        result.status,
-        result.statusName.decode(),
-        result.description.decode("utf-8", "replace"),
-    )
-
-
 # --------------------------------------------------------------------------
 # Host health
 
@@ -418,13 +407,13 @@ cdef class SessionHandle:
         self.session = NULL
         self.stopped = True
 
-    def start(self, timeout):
-        """Connect; return 0 or a ``bmqt::GenericResult`` code.  Blocks
-        without the GIL."""
+    def start_async(self, timeout):
+        """Start connecting; return 0 or a ``bmqt::GenericResult`` code.  The
+        outcome comes as a ``Connected`` or ``ConnectionTimeout`` event."""
         cdef double seconds = _seconds(timeout)
         cdef int rc
         with nogil:
-            rc = self.session.start(seconds)
+            rc = self.session.startAsync(seconds)
         return rc
 
     def stop(self):
@@ -448,35 +437,37 @@ cdef class SessionHandle:
         """Free the slot of a queue that failed to open."""
         self.session.releaseQueueSlot(slot)
 
-    def open_queue(self, int slot, str uri, unsigned long long flags, tuple options, timeout):
-        """Open ``uri`` in its reserved slot; return (status, status_name,
-        description)."""
-        cdef QueueResult result
+    # The queue operations return at once (0 or QUEUE_NOT_OPEN); their
+    # outcome reaches ``events.operation_done(request_id, ...)`` on the
+    # callback thread.
+
+    def open_queue_async(self, int slot, str uri, unsigned long long flags, tuple options,
+                         timeout, long long request_id):
+        """Start opening ``uri`` in its reserved slot."""
         cdef QueueOptionsSpec spec
         cdef string curi = uri.encode()
         cdef double seconds = _seconds(timeout)
+        cdef int rc
         _fill_queue_options(&spec, options)
         with nogil:
-            self.session.openQueue(&result, slot, curi, flags, spec, seconds)
-        return _queue_result(&result)
+            rc = self.session.openQueueAsync(slot, curi, flags, spec, seconds, request_id)
+        return rc
 
-    def configure_queue(self, int slot, tuple options, timeout):
-        """Return (status, status_name, description)."""
-        cdef QueueResult result
+    def configure_queue_async(self, int slot, tuple options, timeout, long long request_id):
         cdef QueueOptionsSpec spec
         cdef double seconds = _seconds(timeout)
+        cdef int rc
         _fill_queue_options(&spec, options)
         with nogil:
-            self.session.configureQueue(&result, slot, spec, seconds)
-        return _queue_result(&result)
+            rc = self.session.configureQueueAsync(slot, spec, seconds, request_id)
+        return rc
 
-    def close_queue(self, int slot, timeout):
-        """Return (status, status_name, description)."""
-        cdef QueueResult result
+    def close_queue_async(self, int slot, timeout, long long request_id):
         cdef double seconds = _seconds(timeout)
+        cdef int rc
         with nogil:
-            self.session.closeQueue(&result, slot, seconds)
-        return _queue_result(&result)
+            rc = self.session.closeQueueAsync(slot, seconds, request_id)
+        return rc
 
     def get_queue_options(self, int slot):
         """Return the four queue option fields, or None if not open."""
@@ -573,6 +564,14 @@ cdef void _on_events(Session* session, const vector[PendingEvent]& events) noexc
 
 cdef void _on_session_event(SessionHandle handle, const SessionEventInfo& info) noexcept:
     try:
+        if info.type == k_OPERATION_RESULT:
+            handle.events.operation_done(
+                info.requestId,
+                info.status,
+                info.statusName.decode(),
+                info.description.decode("utf-8", "replace"),
+            )
+            return
         queue_uri = None
         if info.queueSlot >= 0:
             queue_uri = handle.queue_uris.get(info.queueSlot)

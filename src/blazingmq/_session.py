@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
+import itertools
 import os
 import sys
 import threading
@@ -46,12 +48,19 @@ _QUEUE_READ = 1 << 1  # bmqt::QueueFlags::e_READ
 _QUEUE_WRITE = 1 << 2  # bmqt::QueueFlags::e_WRITE
 _MAX_PAYLOAD = 64 * 1024 * 1024
 _TIMEOUT_CODE = -2  # bmqt::GenericResult::e_TIMEOUT
+_CANCELED_CODE = -4  # bmqt::GenericResult::e_CANCELED
+_CONNECTED = 1  # bmqt::SessionEventType::e_CONNECTED
+_CONNECTION_TIMEOUT = 6  # bmqt::SessionEventType::e_CONNECTION_TIMEOUT
 _DEFAULT_BROKER = "tcp://localhost:30114"
 _DEFAULT_CHANNEL_WRITE_TIMEOUT = 5.0
 # How long one wait without the GIL lasts before signals are checked.
 _WAIT_SLICE = 0.1
 
+# Ids of queue operations in flight, unique across sessions.
+_request_ids = itertools.count(1)
+
 OnSessionEvent = Callable[[SessionEvent], Any]
+OnOperationDone = Callable[[int, str, str], None]
 OnMessage = Callable[[Message, MessageHandle], Any]
 OnAck = Callable[[Ack], Any]
 
@@ -108,14 +117,57 @@ class _EventSink:
     to the :class:`Session`, so events (``Disconnected`` included) still
     arrive while a dropped session is being stopped."""
 
-    __slots__ = ("_on_session_event",)
+    __slots__ = ("_on_session_event", "_operations", "_connecting")
 
     def __init__(self, on_session_event: OnSessionEvent) -> None:
         self._on_session_event = on_session_event
+        # Queue operations in flight: request id -> completion, called on
+        # the callback thread with (status, status name, description).
+        self._operations: Dict[int, OnOperationDone] = {}
+        # Completed by the outcome of `start_async`.
+        self._connecting: "Optional[concurrent.futures.Future[None]]" = None
+
+    def expect_connection(self) -> "concurrent.futures.Future[None]":
+        future: "concurrent.futures.Future[None]" = concurrent.futures.Future()
+        self._connecting = future
+        return future
+
+    def add_operation(self, on_done: OnOperationDone) -> int:
+        request_id = next(_request_ids)
+        self._operations[request_id] = on_done
+        return request_id
+
+    def operation_done(self, request_id: int, status: int, status_name: str, description: str) -> None:
+        on_done = self._operations.pop(request_id, None)
+        if on_done is not None:
+            on_done(status, status_name, description)
+
+    def cancel_all(self) -> None:
+        """Fail what is still waited for: the session has stopped, so no
+        outcome will come."""
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None and connecting.set_running_or_notify_cancel():
+            connecting.set_exception(Error("Failed to start session: the session was stopped"))
+        while self._operations:
+            _, on_done = self._operations.popitem()
+            on_done(_CANCELED_CODE, "CANCELED", "the session was stopped")
 
     def session_event(
         self, event_type: int, status: int, status_name: str, description: str, queue_uri: Optional[str]
     ) -> None:
+        connecting = self._connecting
+        if connecting is not None and event_type in (_CONNECTED, _CONNECTION_TIMEOUT):
+            self._connecting = None
+            if event_type == _CONNECTION_TIMEOUT:
+                # Reported by the constructor's exception, not as an event.
+                if connecting.set_running_or_notify_cancel():
+                    connecting.set_exception(BrokerTimeoutError("Failed to start session: TIMEOUT"))
+                return
+            # `Connected` reaches the program before the constructor returns.
+            self._deliver(EVENT_CLASS_BY_TYPE[_CONNECTED](None))
+            if connecting.set_running_or_notify_cancel():
+                connecting.set_result(None)
+            return
         failure = f"{description}: {status_name} ({status})" if status != 0 else None
         event: SessionEvent
         queue_classes = QUEUE_EVENT_CLASSES_BY_TYPE.get(event_type)
@@ -336,9 +388,10 @@ class Session:
         self._close_timeout = timeouts.close_queue_timeout
 
         start_log_forwarding()
+        self._events = _EventSink(on_session_event)
         self._handle = _SessionHandle(
             self,
-            _EventSink(on_session_event),
+            self._events,
             on_message,
             _report_callback_exception,
             broker_bytes,
@@ -357,14 +410,55 @@ class Session:
             timeouts.configure_queue_timeout,
             timeouts.close_queue_timeout,
         )
-        rc = self._handle.start(timeouts.connect_timeout)
+        self._connect_timeout = timeouts.connect_timeout
+        if self._connect_on_init:
+            connected = self._start_future()
+            try:
+                self._wait(connected)
+            except BaseException:
+                # Interrupted (Ctrl-C) or failed: leave nothing running.
+                self._abort_start()
+                raise
+            self._finish_start()
+
+    # Internal hooks for layers that wait their own way (``blazingmq.aio``):
+    # a subclass with ``_connect_on_init = False`` gets a session that has
+    # not started connecting, then awaits ``_start_future()`` and calls
+    # ``_finish_start()`` (or ``_abort_start()`` if that failed).
+    _connect_on_init = True
+
+    def _start_future(self) -> "concurrent.futures.Future[None]":
+        """Start connecting; the future completes on the callback thread,
+        after ``Connected`` has been delivered, or fails with
+        :class:`BrokerTimeoutError`/:class:`Error`."""
+        connected = self._events.expect_connection()
+        rc = self._handle.start_async(self._connect_timeout)
         if rc != 0:
+            self._events._connecting = None
             message = f"Failed to start session: {_generic_result_name(rc)}"
-            if rc == _TIMEOUT_CODE:
-                raise BrokerTimeoutError(message)
-            raise Error(message)
+            connected.set_exception(BrokerTimeoutError(message) if rc == _TIMEOUT_CODE else Error(message))
+        return connected
+
+    def _finish_start(self) -> None:
         self._stopped = False
         _live_sessions.add(self)
+
+    def _abort_start(self) -> None:
+        self._handle.stop()
+        self._events.cancel_all()
+
+    @staticmethod
+    def _wait(future: "concurrent.futures.Future[Any]") -> Any:
+        """Wait for an operation's outcome in short slices with the GIL
+        released, so that Ctrl-C interrupts it at once.  Interrupted, the
+        future is cancelled and the operation's completion cleans up."""
+        try:
+            while not concurrent.futures.wait((future,), timeout=_WAIT_SLICE).done:
+                pass
+        except BaseException:
+            future.cancel()
+            raise
+        return future.result()
 
     @classmethod
     def with_options(
@@ -439,6 +533,7 @@ class Session:
             return
         self._check_not_in_callback("stop")
         self._handle.stop()
+        self._events.cancel_all()
         self._stopped = True
         self._queues.clear()
         _live_sessions.discard(self)
@@ -512,6 +607,20 @@ class Session:
         """
         self._check_running()
         self._check_not_in_callback("open_queue")
+        self._wait(self._open_queue_future(queue_uri, read, write, options, timeout))
+
+    def _open_queue_future(
+        self,
+        queue_uri: str,
+        read: bool = False,
+        write: bool = False,
+        options: QueueOptions = QueueOptions(),
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+    ) -> "concurrent.futures.Future[None]":
+        """Validate, then start opening; the future completes on the
+        callback thread.  Cancelled before it completes, the queue is
+        forgotten at once and closed in the background if it opened."""
+        self._check_running()
         if not isinstance(queue_uri, str):
             raise TypeError(f"queue_uri must be a str, not {type(queue_uri).__name__!r}")
         seconds = _check_timeout(timeout)
@@ -528,30 +637,54 @@ class Session:
             )
         flags = (_QUEUE_READ if read else 0) | (_QUEUE_WRITE if write else 0)
         handle = self._handle
+        queues = self._queues
         slot = handle.reserve_queue_slot(queue_uri)
         # Known before libbmq can deliver a message of the queue, so that
-        # `on_message` may confirm it while `open_queue` is still running.
-        # A URI that is already open keeps its entry; libbmq refuses the
+        # `on_message` may confirm it while the open is still running.  A
+        # URI that is already open keeps its entry; libbmq refuses the
         # second open.
-        registered = queue_uri not in self._queues
-        if registered:
-            self._queues[queue_uri] = _Queue(slot, bool(read), bool(write))
-        def forget() -> None:
-            if registered:
-                self._queues.pop(queue_uri, None)
-            handle.release_queue_slot(slot)
+        queue: Optional[_Queue] = None
+        if queue_uri not in queues:
+            queue = queues[queue_uri] = _Queue(slot, bool(read), bool(write))
+        opened: "concurrent.futures.Future[None]" = concurrent.futures.Future()
 
+        def forget() -> None:
+            if queue is not None and queues.get(queue_uri) is queue:
+                del queues[queue_uri]
+
+        def on_cancel(future: "concurrent.futures.Future[None]") -> None:
+            if future.cancelled():
+                forget()
+
+        def on_done(status: int, name: str, description: str) -> None:
+            if opened.set_running_or_notify_cancel():
+                if status == 0:
+                    opened.set_result(None)
+                    return
+                forget()
+                handle.release_queue_slot(slot)
+                error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
+                opened.set_exception(error(f"Failed to open {queue_uri} queue: {name}: {description}"))
+            elif status == 0 and not handle.stopped:
+                # Nobody waits for this queue any more: close it quietly.
+                close_id = self._events.add_operation(lambda *_: handle.release_queue_slot(slot))
+                handle.close_queue_async(slot, self._close_timeout, close_id)
+            else:
+                handle.release_queue_slot(slot)
+
+        opened.add_done_callback(on_cancel)
+        request_id = self._events.add_operation(on_done)
         try:
-            status, name, description = handle.open_queue(
-                slot, queue_uri, flags, options_tuple, seconds if seconds is not None else self._open_timeout
+            handle.open_queue_async(
+                slot, queue_uri, flags, options_tuple,
+                seconds if seconds is not None else self._open_timeout, request_id,
             )
         except BaseException:
+            self._events._operations.pop(request_id, None)
             forget()
+            handle.release_queue_slot(slot)
             raise
-        if status != 0:
-            forget()
-            error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
-            raise error(f"Failed to open {queue_uri} queue: {name}: {description}")
+        return opened
 
     def configure_queue(
         self,
@@ -569,6 +702,14 @@ class Session:
         """
         self._check_running()
         self._check_not_in_callback("configure_queue")
+        self._wait(self._configure_queue_future(queue_uri, options, timeout))
+
+    def _configure_queue_future(
+        self, queue_uri: str, options: QueueOptions, timeout: Optional[float] = DEFAULT_TIMEOUT
+    ) -> "concurrent.futures.Future[None]":
+        """Validate, then start configuring; the future completes on the
+        callback thread.  Cancelling it does not undo the configure."""
+        self._check_running()
         seconds = _check_timeout(timeout)
         options_tuple = _queue_options_tuple(options)
         queue = self._queue(queue_uri)
@@ -577,14 +718,25 @@ class Session:
                 "Queues cannot use suspends_on_bad_host_health if host health "
                 "monitoring was disabled when the Session was created"
             )
-        status, name, description = self._handle.configure_queue(
-            queue.slot, options_tuple, seconds if seconds is not None else self._configure_timeout
+        configured: "concurrent.futures.Future[None]" = concurrent.futures.Future()
+
+        def on_done(status: int, name: str, description: str) -> None:
+            if not configured.set_running_or_notify_cancel():
+                return
+            if status == 0:
+                configured.set_result(None)
+            else:
+                error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
+                configured.set_exception(error(f"Failed to configure {queue_uri} queue: {name}: {description}"))
+
+        request_id = self._events.add_operation(on_done)
+        rc = self._handle.configure_queue_async(
+            queue.slot, options_tuple, seconds if seconds is not None else self._configure_timeout, request_id
         )
-        if status == _QUEUE_NOT_OPEN:
+        if rc == _QUEUE_NOT_OPEN:
+            self._events._operations.pop(request_id, None)
             raise Error("Queue not opened")
-        if status != 0:
-            error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
-            raise error(f"Failed to configure {queue_uri} queue: {name}: {description}")
+        return configured
 
     def close_queue(self, queue_uri: str, timeout: Optional[float] = DEFAULT_TIMEOUT) -> None:
         """Close a queue.  ACKs still outstanding for it are delivered as
@@ -596,21 +748,45 @@ class Session:
         """
         self._check_running()
         self._check_not_in_callback("close_queue")
+        self._wait(self._close_queue_future(queue_uri, timeout))
+
+    def _close_queue_future(
+        self, queue_uri: str, timeout: Optional[float] = DEFAULT_TIMEOUT
+    ) -> "concurrent.futures.Future[None]":
+        """Start closing; the future completes on the callback thread, after
+        the queue's NACKs were delivered.  Cancelled, the close still goes on
+        and the queue is forgotten when it succeeds."""
+        self._check_running()
         seconds = _check_timeout(timeout)
         queue = self._queue(queue_uri)
+        queues = self._queues
+        handle = self._handle
         queue.closing = True
-        try:
-            status, name, description = self._handle.close_queue(
-                queue.slot, seconds if seconds is not None else self._close_timeout
-            )
-        finally:
+        closed: "concurrent.futures.Future[None]" = concurrent.futures.Future()
+
+        def on_done(status: int, name: str, description: str) -> None:
             queue.closing = False
-        if status == _QUEUE_NOT_OPEN:
+            if status == 0:
+                if queues.get(queue_uri) is queue:
+                    del queues[queue_uri]
+                handle.release_queue_slot(queue.slot)
+            if not closed.set_running_or_notify_cancel():
+                return
+            if status == 0:
+                closed.set_result(None)
+            else:
+                error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
+                closed.set_exception(error(f"Failed to close {queue_uri} queue: {name}: {description}"))
+
+        request_id = self._events.add_operation(on_done)
+        rc = handle.close_queue_async(
+            queue.slot, seconds if seconds is not None else self._close_timeout, request_id
+        )
+        if rc == _QUEUE_NOT_OPEN:
+            self._events._operations.pop(request_id, None)
+            queue.closing = False
             raise Error("Queue not opened")
-        if status != 0:
-            error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
-            raise error(f"Failed to close {queue_uri} queue: {name}: {description}")
-        del self._queues[queue_uri]
+        return closed
 
     def get_queue_options(self, queue_uri: str) -> QueueOptions:
         """The options of an open queue, every field filled in."""
