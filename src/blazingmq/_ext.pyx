@@ -105,6 +105,9 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         int getQueueOptions(QueueOptionsSpec*, int)
         int post(int*, int, const char*, size_t, const MessageProperties*,
                  long long, int)
+        int postBatch(size_t*, int*, int, const char* const*, const size_t*, size_t,
+                      const MessageProperties*, long long, int)
+        int confirmBatch(const int*, const unsigned char*, size_t)
         cbool waitForChannel(double)
         int confirm(int, const unsigned char*)
 
@@ -523,6 +526,72 @@ cdef class SessionHandle:
         if rc != 0 and ack_id != 0:
             del self.ack_callbacks[ack_id]
         return rc, build_result
+
+    def post_batch(self, int slot, list payloads, list properties, on_ack, int compression):
+        """Post every payload of ``payloads`` (a list of non-empty bytes) to
+        one queue, packed into as few PUT events as fit.  The same
+        ``properties`` and ``on_ack`` serve every message; each message gets
+        its own ACK.  Return ``(post_result, build_result, posted)``:
+        ``posted`` messages were taken by libbmq (the first ones); on
+        BW_LIMIT the caller waits and posts the rest."""
+        cdef size_t count = len(payloads)
+        cdef vector[const char*] pointers
+        cdef vector[size_t] lengths
+        cdef MessageProperties* props = NULL
+        cdef long long first_ack_id = 0
+        cdef int build_result = 0
+        cdef int rc = 0
+        cdef size_t posted = 0
+        cdef size_t i
+        cdef bytes payload
+        pointers.reserve(count)
+        lengths.reserve(count)
+        for payload in payloads:
+            pointers.push_back(PyBytes_AS_STRING(payload))
+            lengths.push_back(PyBytes_GET_SIZE(payload))
+        if properties is not None:
+            props = new MessageProperties()
+        try:
+            if props != NULL:
+                _fill_properties(props, properties)
+            if on_ack is not None:
+                first_ack_id = self.last_ack_id + 1
+                self.last_ack_id += count
+                # Registered before posting: ACKs may arrive before
+                # `postBatch` returns.
+                for i in range(count):
+                    self.ack_callbacks[first_ack_id + <long long>i] = on_ack
+            with nogil:
+                rc = self.session.postBatch(&posted, &build_result, slot, pointers.data(),
+                                            lengths.data(), count, props, first_ack_id,
+                                            compression)
+        finally:
+            del props
+        if first_ack_id != 0:
+            # No ACK will come for the messages libbmq did not take.
+            for i in range(posted, count):
+                del self.ack_callbacks[first_ack_id + <long long>i]
+        return rc, build_result, posted
+
+    def confirm_batch(self, list slots, list guids):
+        """Confirm messages (``slots[i]``, 16-byte ``guids[i]``) in one
+        CONFIRM event; return libbmq's result code."""
+        cdef size_t count = len(slots)
+        cdef vector[int] slot_array
+        cdef string guid_array
+        cdef bytes guid
+        cdef size_t i
+        slot_array.reserve(count)
+        guid_array.reserve(16 * count)
+        for i in range(count):
+            slot_array.push_back(slots[i])
+            guid = guids[i]
+            guid_array.append(PyBytes_AS_STRING(guid), 16)
+        cdef int rc
+        with nogil:
+            rc = self.session.confirmBatch(slot_array.data(),
+                                           <const unsigned char*>guid_array.data(), count)
+        return rc
 
     def wait_for_channel(self, double timeout):
         """Wait up to ``timeout`` seconds, without the GIL, for a full channel

@@ -12,7 +12,7 @@ import time
 import traceback
 import warnings
 import weakref
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union
 
 from . import _ext
 from ._logging import start_log_forwarding
@@ -888,6 +888,144 @@ class Session:
             rc, build_rc = self._handle.post(queue.slot, message, encoded, on_ack, self._compression)
         return rc, build_rc
 
+    def post_many(
+        self,
+        queue_uri: str,
+        messages: Iterable[bytes],
+        properties: Optional[PropertyValueDict] = None,
+        property_type_overrides: Optional[Mapping[str, PropertyType]] = None,
+        on_ack: Optional[OnAck] = None,
+    ) -> None:
+        """Post several messages to one queue at once: they are packed into
+        as few libbmq PUT events as fit, which costs much less per message
+        than calling :meth:`post` in a loop.
+
+        Every message is posted as by :meth:`post`, in order, with the same
+        ``properties`` and ``on_ack``; each gets its own :class:`Ack`.
+
+        Args:
+            queue_uri: The queue, opened for writing.
+            messages: The payloads (each non-empty ``bytes``, at most 64 MiB).
+            properties: Message properties shared by every message.
+            property_type_overrides: As for :meth:`post`.
+            on_ack: Called once per message with its :class:`Ack`, on the
+                session's callback thread.
+
+        Raises:
+            TypeError: ``messages`` is not an iterable of bytes, ``on_ack`` is
+                not callable, or a property has the wrong type.
+            Error: As for :meth:`post`.  Nothing was posted when a payload is
+                invalid; when libbmq refuses part-way, the messages before
+                the refused one were posted (their ACKs come) and the
+                message says how many.
+            BandwidthLimitError: The channel stayed full for
+                ``channel_write_timeout`` seconds.
+
+        May block (without the GIL) while the channel to the broker is full.
+        """
+        if isinstance(messages, (bytes, bytearray, str)):
+            raise TypeError(f"messages must be an iterable of bytes, not {type(messages).__name__!r}")
+        try:
+            payloads = list(messages)
+        except TypeError:
+            raise TypeError(f"messages must be an iterable of bytes, not {type(messages).__name__!r}") from None
+        for payload in payloads:
+            if type(payload) is not bytes and not isinstance(payload, bytes):
+                raise TypeError(f"not expecting type '{type(payload)}'")
+            if not payload:
+                raise Error("Failed to construct message: PAYLOAD_EMPTY")
+            if len(payload) > _MAX_PAYLOAD:
+                raise Error("Failed to construct message: PAYLOAD_TOO_BIG")
+        if on_ack is not None and not callable(on_ack):
+            raise TypeError(f"on_ack must be a callable or None, not {type(on_ack).__name__!r}")
+        self._check_running()
+        queue = self._queue(queue_uri)
+        if not queue.write:
+            raise Error("Failed to construct message: QUEUE_READONLY")
+        encoded = None
+        if properties:
+            encoded = encode_properties(properties, property_type_overrides)
+        elif property_type_overrides:
+            encode_properties(properties or {}, property_type_overrides)
+        total = len(payloads)
+        done = 0
+        deadline = None
+        while done < total:
+            rc, build_rc, posted = self._handle.post_batch(
+                queue.slot, payloads[done:] if done else payloads, encoded, on_ack, self._compression
+            )
+            done += posted
+            if rc == 0:
+                continue
+            if rc == _BW_LIMIT:
+                if posted or deadline is None:
+                    deadline = time.monotonic() + self._channel_write_timeout
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    # Waits without the GIL, in slices so that Ctrl-C works.
+                    self._handle.wait_for_channel(min(remaining, _WAIT_SLICE))
+                    if self._stopped:
+                        raise Error("Method called after session was stopped")
+                    continue
+            progress = f" ({done} of {total} messages were posted)"
+            if rc == -1:
+                raise Error(f"Failed to construct message: {_event_builder_result_name(build_rc)}{progress}")
+            if rc == _QUEUE_NOT_OPEN:
+                raise Error(f"Queue not opened{progress}")
+            text = f"Failed to post message to {queue_uri} queue: {_post_result_name(rc)}{progress}"
+            if rc == _BW_LIMIT:
+                raise BandwidthLimitError(text)
+            raise Error(text)
+
+    def confirm_many(self, messages: Iterable[Message]) -> None:
+        """Confirm several received messages in one libbmq CONFIRM event
+        (instead of one event each).
+
+        Confirms made inside ``on_message`` are already sent in batches;
+        this helps a program that confirms from its own threads, e.g. after
+        processing a batch of messages.
+
+        Raises:
+            TypeError: An item is not a :class:`Message`.
+            Error: A message's queue is not open or is closing (then nothing
+                was confirmed), or libbmq refused.
+        """
+        self._check_running()
+        try:
+            items = list(messages)
+        except TypeError:
+            raise TypeError(f"messages must be an iterable of Message, not {type(messages).__name__!r}") from None
+        slots = []
+        guids = []
+        for message in items:
+            if not isinstance(message, Message):
+                raise TypeError(f"message must be a blazingmq.Message, not {type(message).__name__!r}")
+            queue = self._confirmable_queue(message)
+            slots.append(queue.slot)
+            guids.append(message.guid)
+        if not items:
+            return
+        rc = self._handle.confirm_batch(slots, guids)
+        if rc != 0:
+            if self._handle.stopping:
+                return  # as for confirm(): the broker delivers them again
+            raise Error(f"Failed to confirm {len(items)} messages: {rc}")
+
+    def _confirmable_queue(self, message: Message) -> _Queue:
+        queue = self._queues.get(message.queue_uri)
+        if queue is None:
+            raise Error("Queue not opened")
+        if queue.closing:
+            raise Error(
+                "Attempting to confirm message on a closing queue. Please ensure that you are "
+                "invoking configure with 0 max unconfirmed messages before closing the queue"
+                f"{message.queue_uri}"
+            )
+        guid = message.guid
+        if not isinstance(guid, bytes) or len(guid) != 16:
+            raise Error("Invalid GUID provided")
+        return queue
+
     def confirm(self, message: Message) -> None:
         """Confirm a received message, so that the broker does not deliver it
         again.  May be called from ``on_message``.
@@ -902,18 +1040,8 @@ class Session:
         self._check_running()
         if not isinstance(message, Message):
             raise TypeError(f"message must be a blazingmq.Message, not {type(message).__name__!r}")
-        queue = self._queues.get(message.queue_uri)
-        if queue is None:
-            raise Error("Queue not opened")
-        if queue.closing:
-            raise Error(
-                "Attempting to confirm message on a closing queue. Please ensure that you are "
-                "invoking configure with 0 max unconfirmed messages before closing the queue"
-                f"{message.queue_uri}"
-            )
+        queue = self._confirmable_queue(message)
         guid = message.guid
-        if not isinstance(guid, bytes) or len(guid) != 16:
-            raise Error("Invalid GUID provided")
         rc = self._handle.confirm(queue.slot, guid)
         if rc != 0:
             if self._handle.stopping:

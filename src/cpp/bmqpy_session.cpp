@@ -528,6 +528,130 @@ int Session::post(int*                           buildResult,
     return rc;
 }
 
+int Session::postBatch(size_t*                        posted,
+                       int*                           buildResult,
+                       int                            slot,
+                       const char* const*             data,
+                       const size_t*                  lengths,
+                       size_t                         count,
+                       const bmqa::MessageProperties* properties,
+                       long long                      firstAckId,
+                       int                            compression)
+{
+    *posted      = 0;
+    *buildResult = 0;
+    std::lock_guard<std::mutex> postGuard(d_postMutex);
+    if (!d_builder) {
+        return bmqt::PostResult::e_NOT_CONNECTED;
+    }
+    bmqa::QueueId* queueId;
+    {
+        std::lock_guard<std::mutex> guard(d_queuesMutex);
+        queueId = queueAt(slot);
+    }
+    if (!queueId) {
+        return k_QUEUE_NOT_OPEN;
+    }
+    bmqa::MessageEventBuilder& builder = *d_builder;
+    const auto algorithm =
+        static_cast<bmqt::CompressionAlgorithmType::Enum>(compression);
+    size_t inEvent = 0;  // messages packed into the event being built
+    size_t next    = 0;
+    // Posts what is packed; on success those messages count as posted.
+    auto flush = [&]() -> int {
+        const int rc = d_session->post(builder.messageEvent());
+        builder.reset();
+        if (rc == 0) {
+            *posted += inEvent;
+        }
+        else if (rc == bmqt::PostResult::e_BW_LIMIT) {
+            std::lock_guard<std::mutex> channelGuard(d_channelMutex);
+            d_channelFull = true;
+        }
+        inEvent = 0;
+        return rc;
+    };
+    while (next < count) {
+        bmqa::Message& message = builder.startMessage();
+        message.setDataRef(data[next], lengths[next]);
+        if (properties) {
+            message.setPropertiesRef(properties);
+        }
+        if (firstAckId != 0) {
+            message.setCorrelationId(bmqt::CorrelationId(
+                firstAckId + static_cast<long long>(next)));
+        }
+        message.setCompressionAlgorithmType(algorithm);
+        const int packed = builder.packMessage(*queueId);
+        if (packed == bmqt::EventBuilderResult::e_EVENT_TOO_BIG &&
+            inEvent > 0) {
+            // The event is full: send it, then pack this message again.
+            const int rc = flush();
+            if (rc != 0) {
+                return rc;
+            }
+            continue;
+        }
+        if (packed != 0) {
+            // This message cannot be sent: send the ones before it, then
+            // report it (it is message number `*posted`).
+            const int rc = inEvent > 0 ? flush() : (builder.reset(), 0);
+            if (rc != 0) {
+                return rc;
+            }
+            *buildResult = packed;
+            return -1;
+        }
+        ++inEvent;
+        ++next;
+    }
+    return inEvent > 0 ? flush() : 0;
+}
+
+int Session::confirmBatch(const int*           slots,
+                          const unsigned char* guids,
+                          size_t               count)
+{
+    if (t_pumpingSession == this) {
+        // In a callback: join the batch sent after the callbacks.
+        for (size_t i = 0; i < count; ++i) {
+            const int rc = confirm(slots[i], guids + 16 * i);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        return 0;
+    }
+    bmqa::ConfirmEventBuilder builder;
+    d_session->loadConfirmEventBuilder(&builder);
+    for (size_t i = 0; i < count; ++i) {
+        bmqt::MessageGUID messageGuid;
+        messageGuid.fromBinary(guids + 16 * i);
+        bmqa::MessageConfirmationCookie cookie;
+        {
+            std::lock_guard<std::mutex> guard(d_queuesMutex);
+            bmqa::QueueId*              queueId = queueAt(slots[i]);
+            if (!queueId) {
+                return k_QUEUE_NOT_OPEN;
+            }
+            cookie = bmqa::MessageConfirmationCookie(*queueId, messageGuid);
+        }
+        int rc = builder.addMessageConfirmation(cookie);
+        if (rc == bmqt::EventBuilderResult::e_EVENT_TOO_BIG) {
+            rc = d_session->confirmMessages(&builder);
+            if (rc != 0) {
+                return rc;
+            }
+            rc = builder.addMessageConfirmation(cookie);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return builder.messageCount() > 0 ? d_session->confirmMessages(&builder)
+                                      : 0;
+}
+
 bool Session::waitForChannel(double timeout)
 {
     std::unique_lock<std::mutex> lock(d_channelMutex);

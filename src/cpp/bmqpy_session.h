@@ -210,6 +210,30 @@ class Session {
              long long                      ackId,
              int                            compression);
 
+    /// Post `count` messages to one queue in as few PUT events as fit
+    /// (libbmq caps an event's size), without blocking.  Message `i` has
+    /// the payload `data[i]`/`lengths[i]`, the shared `properties` (may be
+    /// null) and, when `firstAckId` is not 0, the ACK id `firstAckId + i`.
+    /// `*posted` tells how many messages libbmq took: on `e_BW_LIMIT` the
+    /// binding waits for the channel and posts the rest.  Return codes as
+    /// for `post`.
+    int postBatch(size_t*                        posted,
+                  int*                           buildResult,
+                  int                            slot,
+                  const char* const*             data,
+                  const size_t*                  lengths,
+                  size_t                         count,
+                  const bmqa::MessageProperties* properties,
+                  long long                      firstAckId,
+                  int                            compression);
+
+    /// Confirm `count` messages (`slots[i]`, 16-byte `guids + 16 * i`) in
+    /// one CONFIRM event (more if they do not fit in one).  Return 0 or
+    /// the first failing libbmq result code, or `k_QUEUE_NOT_OPEN`.
+    int confirmBatch(const int*           slots,
+                     const unsigned char* guids,
+                     size_t               count);
+
     /// Wait up to `timeout` seconds for the channel to accept writes again
     /// after `post` returned `e_BW_LIMIT`.  Return true if it may.  Blocks.
     bool waitForChannel(double timeout);
