@@ -26,6 +26,22 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+class _CpuMeter:
+    """CPU seconds and context switches of this process over a run: on a
+    shared machine, CPU per message moves less than the wall clock."""
+
+    def __init__(self) -> None:
+        self._start = resource.getrusage(resource.RUSAGE_SELF)
+
+    def report(self, messages: int) -> Dict[str, float]:
+        end = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (end.ru_utime - self._start.ru_utime) + (end.ru_stime - self._start.ru_stime)
+        return {
+            "cpu_us_per_msg": cpu * 1e6 / max(messages, 1),
+            "context_switches": (end.ru_nvcsw - self._start.ru_nvcsw) + (end.ru_nivcsw - self._start.ru_nivcsw),
+        }
+
+
 def produce(args: argparse.Namespace) -> Dict[str, Any]:
     payload = b"x" * args.size
     acked = 0
@@ -44,6 +60,7 @@ def produce(args: argparse.Namespace) -> Dict[str, Any]:
 
     with blazingmq.Session(lambda event: None, broker=args.broker) as session:
         session.open_queue(args.queue, write=True)
+        cpu = _CpuMeter()
         start = time.perf_counter()
         for _ in range(args.count):
             session.post(args.queue, payload, on_ack=on_ack)
@@ -51,8 +68,10 @@ def produce(args: argparse.Namespace) -> Dict[str, Any]:
         if not done.wait(args.timeout):
             raise SystemExit(f"only {acked} of {args.count} ACKs arrived")
         end = time.perf_counter()
+        usage = cpu.report(args.count)
         session.close_queue(args.queue)
     return {
+        **usage,
         "messages": args.count,
         "acked": acked,
         "failed": failed,
@@ -79,14 +98,17 @@ def consume(args: argparse.Namespace) -> Dict[str, Any]:
 
     options = blazingmq.QueueOptions(max_unconfirmed_messages=100_000, max_unconfirmed_bytes=1 << 30)
     with blazingmq.Session(lambda event: None, on_message=on_message, broker=args.broker) as session:
+        cpu = _CpuMeter()
         start = time.perf_counter()
         session.open_queue(args.queue, read=True, options=options)
         if not done.wait(args.timeout):
             raise SystemExit(f"only {received} of {args.count} messages arrived")
         end = time.perf_counter()
+        usage = cpu.report(received)
         session.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
         session.close_queue(args.queue)
     return {
+        **usage,
         "messages": received,
         "seconds": end - start,
         "msgs_per_s": received / (end - start),

@@ -39,6 +39,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
     enum:
         k_QUEUE_NOT_OPEN
         k_TIMED_OUT
+        k_OPERATION_RESULT
 
     cdef cppclass SessionEventInfo:
         int type
@@ -46,6 +47,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         string statusName
         string description
         int queueSlot
+        long long requestId
 
     cdef cppclass Session
 
@@ -93,27 +95,25 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         cbool hasSuspendsOnBadHostHealth
         cbool suspendsOnBadHostHealth
 
-    cdef cppclass QueueResult:
-        int status
-        string statusName
-        string description
-
     cdef cppclass Session:
         Session(const SessionConfig&, void*, EventBatchFn) except +
-        int start(double)
+        int startAsync(double)
         void stop()
         cbool isStopping()
         void detach()
         void* context()
         int reserveQueueSlot()
         void releaseQueueSlot(int)
-        void openQueue(QueueResult*, int, const string&, unsigned long long,
-                       const QueueOptionsSpec&, double)
-        void configureQueue(QueueResult*, int, const QueueOptionsSpec&, double)
-        void closeQueue(QueueResult*, int, double)
+        int openQueueAsync(int, const string&, unsigned long long,
+                           const QueueOptionsSpec&, double, long long)
+        int configureQueueAsync(int, const QueueOptionsSpec&, double, long long)
+        int closeQueueAsync(int, double, long long)
         int getQueueOptions(QueueOptionsSpec*, int)
         int post(int*, int, const char*, size_t, const MessageProperties*,
                  long long, int)
+        int postBatch(size_t*, int*, int, const char* const*, const size_t*, size_t,
+                      const MessageProperties*, long long, int)
+        int confirmBatch(const int*, const unsigned char*, size_t)
         cbool waitForChannel(double)
         int confirm(int, const unsigned char*)
 
@@ -284,14 +284,6 @@ cdef int _fill_properties(MessageProperties* props, list properties) except -1:
     return 0
 
 
-cdef tuple _queue_result(QueueResult* result):
-    return (
-        result.status,
-        result.statusName.decode(),
-        result.description.decode("utf-8", "replace"),
-    )
-
-
 # --------------------------------------------------------------------------
 # Host health
 
@@ -455,13 +447,13 @@ cdef class SessionHandle:
         self.session = NULL
         self.stopped = True
 
-    def start(self, timeout):
-        """Connect; return 0 or a ``bmqt::GenericResult`` code.  Blocks
-        without the GIL."""
+    def start_async(self, timeout):
+        """Start connecting; return 0 or a ``bmqt::GenericResult`` code.  The
+        outcome comes as a ``Connected`` or ``ConnectionTimeout`` event."""
         cdef double seconds = _seconds(timeout)
         cdef int rc
         with nogil:
-            rc = self.session.start(seconds)
+            rc = self.session.startAsync(seconds)
         return rc
 
     def stop(self):
@@ -485,35 +477,37 @@ cdef class SessionHandle:
         """Free the slot of a queue that failed to open."""
         self.session.releaseQueueSlot(slot)
 
-    def open_queue(self, int slot, str uri, unsigned long long flags, tuple options, timeout):
-        """Open ``uri`` in its reserved slot; return (status, status_name,
-        description)."""
-        cdef QueueResult result
+    # The queue operations return at once (0 or QUEUE_NOT_OPEN); their
+    # outcome reaches ``events.operation_done(request_id, ...)`` on the
+    # callback thread.
+
+    def open_queue_async(self, int slot, str uri, unsigned long long flags, tuple options,
+                         timeout, long long request_id):
+        """Start opening ``uri`` in its reserved slot."""
         cdef QueueOptionsSpec spec
         cdef string curi = uri.encode()
         cdef double seconds = _seconds(timeout)
+        cdef int rc
         _fill_queue_options(&spec, options)
         with nogil:
-            self.session.openQueue(&result, slot, curi, flags, spec, seconds)
-        return _queue_result(&result)
+            rc = self.session.openQueueAsync(slot, curi, flags, spec, seconds, request_id)
+        return rc
 
-    def configure_queue(self, int slot, tuple options, timeout):
-        """Return (status, status_name, description)."""
-        cdef QueueResult result
+    def configure_queue_async(self, int slot, tuple options, timeout, long long request_id):
         cdef QueueOptionsSpec spec
         cdef double seconds = _seconds(timeout)
+        cdef int rc
         _fill_queue_options(&spec, options)
         with nogil:
-            self.session.configureQueue(&result, slot, spec, seconds)
-        return _queue_result(&result)
+            rc = self.session.configureQueueAsync(slot, spec, seconds, request_id)
+        return rc
 
-    def close_queue(self, int slot, timeout):
-        """Return (status, status_name, description)."""
-        cdef QueueResult result
+    def close_queue_async(self, int slot, timeout, long long request_id):
         cdef double seconds = _seconds(timeout)
+        cdef int rc
         with nogil:
-            self.session.closeQueue(&result, slot, seconds)
-        return _queue_result(&result)
+            rc = self.session.closeQueueAsync(slot, seconds, request_id)
+        return rc
 
     def get_queue_options(self, int slot):
         """Return the four queue option fields, or None if not open."""
@@ -570,6 +564,72 @@ cdef class SessionHandle:
             del self.ack_callbacks[ack_id]
         return rc, build_result
 
+    def post_batch(self, int slot, list payloads, list properties, on_ack, int compression):
+        """Post every payload of ``payloads`` (a list of non-empty bytes) to
+        one queue, packed into as few PUT events as fit.  The same
+        ``properties`` and ``on_ack`` serve every message; each message gets
+        its own ACK.  Return ``(post_result, build_result, posted)``:
+        ``posted`` messages were taken by libbmq (the first ones); on
+        BW_LIMIT the caller waits and posts the rest."""
+        cdef size_t count = len(payloads)
+        cdef vector[const char*] pointers
+        cdef vector[size_t] lengths
+        cdef MessageProperties* props = NULL
+        cdef long long first_ack_id = 0
+        cdef int build_result = 0
+        cdef int rc = 0
+        cdef size_t posted = 0
+        cdef size_t i
+        cdef bytes payload
+        pointers.reserve(count)
+        lengths.reserve(count)
+        for payload in payloads:
+            pointers.push_back(PyBytes_AS_STRING(payload))
+            lengths.push_back(PyBytes_GET_SIZE(payload))
+        if properties is not None:
+            props = new MessageProperties()
+        try:
+            if props != NULL:
+                _fill_properties(props, properties)
+            if on_ack is not None:
+                first_ack_id = self.last_ack_id + 1
+                self.last_ack_id += count
+                # Registered before posting: ACKs may arrive before
+                # `postBatch` returns.
+                for i in range(count):
+                    self.ack_callbacks[first_ack_id + <long long>i] = on_ack
+            with nogil:
+                rc = self.session.postBatch(&posted, &build_result, slot, pointers.data(),
+                                            lengths.data(), count, props, first_ack_id,
+                                            compression)
+        finally:
+            del props
+        if first_ack_id != 0:
+            # No ACK will come for the messages libbmq did not take.
+            for i in range(posted, count):
+                del self.ack_callbacks[first_ack_id + <long long>i]
+        return rc, build_result, posted
+
+    def confirm_batch(self, list slots, list guids):
+        """Confirm messages (``slots[i]``, 16-byte ``guids[i]``) in one
+        CONFIRM event; return libbmq's result code."""
+        cdef size_t count = len(slots)
+        cdef vector[int] slot_array
+        cdef string guid_array
+        cdef bytes guid
+        cdef size_t i
+        slot_array.reserve(count)
+        guid_array.reserve(16 * count)
+        for i in range(count):
+            slot_array.push_back(slots[i])
+            guid = guids[i]
+            guid_array.append(PyBytes_AS_STRING(guid), 16)
+        cdef int rc
+        with nogil:
+            rc = self.session.confirmBatch(slot_array.data(),
+                                           <const unsigned char*>guid_array.data(), count)
+        return rc
+
     def wait_for_channel(self, double timeout):
         """Wait up to ``timeout`` seconds, without the GIL, for a full channel
         to drain; return whether it did."""
@@ -610,6 +670,14 @@ cdef void _on_events(Session* session, const vector[PendingEvent]& events) noexc
 
 cdef void _on_session_event(SessionHandle handle, const SessionEventInfo& info) noexcept:
     try:
+        if info.type == k_OPERATION_RESULT:
+            handle.events.operation_done(
+                info.requestId,
+                info.status,
+                info.statusName.decode(),
+                info.description.decode("utf-8", "replace"),
+            )
+            return
         queue_uri = None
         if info.queueSlot >= 0:
             queue_uri = handle.queue_uris.get(info.queueSlot)
