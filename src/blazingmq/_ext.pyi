@@ -23,6 +23,7 @@ _QueueOptionsTuple = Tuple[Optional[int], Optional[int], Optional[int], Optional
 class SessionHandle:
     on_message: Optional[Callable[..., Any]]
     stopped: bool
+    receiver_token: object
     def __init__(
         self,
         owner: Any,

@@ -362,12 +362,16 @@ cdef class SessionHandle:
     cdef long long last_ack_id
     cdef readonly bint stopped
     cdef object authn_provider   # kept alive for libbmq's credential callback
+    # Marks the messages this session received (a token rather than the
+    # handle, so that a kept message does not keep a libbmq session alive).
+    cdef readonly object receiver_token
 
     def __cinit__(self):
         self.session = NULL
         self.queue_uris = {}
         self.ack_callbacks = {}
         self.last_ack_id = 0
+        self.receiver_token = object()
 
     def __init__(
         self,
@@ -753,6 +757,7 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
         message.data = data
         message.guid = _guid(cursor)
         message.queue_uri = uris.get(cursor.queueSlot(), "")
+        message._receiver = handle.receiver_token
         if cursor.hasProperties():
             props.clear()
             if cursor.loadProperties(&props) == 0:

@@ -35,7 +35,9 @@ class Message:
             :class:`PropertyType` (same keys as ``properties``).
     """
 
-    __slots__ = ("data", "guid", "queue_uri", "properties", "property_types")
+    # `_receiver`: the token of the session that received it, so that
+    # another session refuses to confirm it.
+    __slots__ = ("data", "guid", "queue_uri", "properties", "property_types", "_receiver")
 
     data: bytes
     guid: bytes

@@ -147,6 +147,11 @@ def _process_name() -> str:
 def _queue_options_tuple(options: QueueOptions) -> Tuple[Any, Any, Any, Any]:
     if not isinstance(options, QueueOptions):
         raise TypeError(f"options must be a QueueOptions, not {type(options).__name__!r}")
+    for name in ("max_unconfirmed_messages", "max_unconfirmed_bytes", "consumer_priority"):
+        value = getattr(options, name)
+        # libbmq keeps these in 32-bit ints; the broker judges values inside.
+        if value is not None and not -(2**31) <= value < 2**31:
+            raise ValueError(f"{name} must fit in 32 bits (between {-(2**31)} and {2**31 - 1}), was {value}")
     return (
         options.max_unconfirmed_messages,
         options.max_unconfirmed_bytes,
@@ -1072,6 +1077,10 @@ class Session:
             raise Error(f"Failed to confirm {len(items)} messages: {rc}")
 
     def _confirmable_queue(self, message: Message) -> _Queue:
+        receiver = getattr(message, "_receiver", None)
+        if receiver is not None and receiver is not self._handle.receiver_token:
+            # libbmq would send the confirmation, and the broker ignore it.
+            raise Error("Cannot confirm a message received by another session")
         queue = self._queues.get(message.queue_uri)
         if queue is None:
             raise Error("Queue not opened")
