@@ -1,6 +1,6 @@
 """Type stub of the compiled module ``blazingmq._ext``."""
 
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 QUEUE_NOT_OPEN: int
 BW_LIMIT: int
@@ -44,6 +44,7 @@ class SessionHandle:
         open_queue_timeout: Optional[float],
         configure_queue_timeout: Optional[float],
         close_queue_timeout: Optional[float],
+        authn_credential: Union[None, Tuple[bytes, bytes], Callable[[], Optional[Tuple[bytes, bytes]]]] = ...,
     ) -> None: ...
     def abandon(self) -> None: ...
     def start_async(self, timeout: Optional[float]) -> int: ...

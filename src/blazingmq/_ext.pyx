@@ -57,6 +57,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         MessageEvent messageEvent
 
     ctypedef void (*EventBatchFn)(Session*, const vector[PendingEvent]&) noexcept
+    ctypedef cbool (*AuthnCredentialFn)(void*, string*, string*) noexcept
 
     cdef cppclass HealthMonitor:
         HealthMonitor() except +
@@ -78,6 +79,11 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         double openQueueTimeout
         double configureQueueTimeout
         double closeQueueTimeout
+        cbool hasAuthnCredential
+        string authnMechanism
+        string authnData
+        AuthnCredentialFn authnCredentialFn
+        void* authnCredentialContext
 
     cdef cppclass QueueOptionsSpec:
         cbool hasMaxUnconfirmedMessages
@@ -314,6 +320,24 @@ cdef extern from *:
 
 
 # --------------------------------------------------------------------------
+# Authentication
+
+cdef cbool _authn_credential(void* provider, string* mechanism, string* data) noexcept with gil:
+    """Called on a libbmq thread when it authenticates: ``provider()``
+    returns ``(mechanism, data)`` as bytes, or None for "no credential".
+    The provider (the Python layer) validates and reports its own errors."""
+    try:
+        credential = (<object>provider)()
+        if credential is None:
+            return False
+        mechanism[0] = <bytes>credential[0]
+        data[0] = <bytes>credential[1]
+        return True
+    except BaseException:
+        return False
+
+
+# --------------------------------------------------------------------------
 # The session
 
 cdef class SessionHandle:
@@ -337,6 +361,7 @@ cdef class SessionHandle:
     cdef dict ack_callbacks    # ACK correlation id -> on_ack
     cdef long long last_ack_id
     cdef readonly bint stopped
+    cdef object authn_provider   # kept alive for libbmq's credential callback
 
     def __cinit__(self):
         self.session = NULL
@@ -365,7 +390,11 @@ cdef class SessionHandle:
         open_queue_timeout,
         configure_queue_timeout,
         close_queue_timeout,
+        authn_credential=None,
     ):
+        """``authn_credential``: None, a ``(mechanism, data)`` pair of
+        bytes, or a callable returning such a pair or None (called on a
+        libbmq thread)."""
         cdef SessionConfig config
         config.brokerUri = broker_uri
         config.processName = process_name
@@ -383,6 +412,14 @@ cdef class SessionHandle:
         config.closeQueueTimeout = _seconds(close_queue_timeout)
         if monitor is not None:
             bmqpy_setHealthMonitor(&config, monitor.monitor)
+        if callable(authn_credential):
+            self.authn_provider = authn_credential
+            config.authnCredentialFn = _authn_credential
+            config.authnCredentialContext = <void*>self.authn_provider
+        elif authn_credential is not None:
+            config.hasAuthnCredential = True
+            config.authnMechanism = <bytes>authn_credential[0]
+            config.authnData = <bytes>authn_credential[1]
         self.owner_ref = weakref.ref(owner)
         self.events = events
         self.on_message = on_message

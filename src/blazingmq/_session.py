@@ -63,6 +63,13 @@ OnSessionEvent = Callable[[SessionEvent], Any]
 OnOperationDone = Callable[[int, str, str], None]
 OnMessage = Callable[[Message, MessageHandle], Any]
 OnAck = Callable[[Ack], Any]
+AuthnCredential = Tuple[str, bytes]
+AuthnCredentialOption = Union[None, AuthnCredential, Callable[[], Optional[AuthnCredential]]]
+
+_AUTHN_CREDENTIAL_RULE = (
+    "authn_credential must be None, a (mechanism, data) pair of str and bytes, "
+    "or a callable returning such a pair or None"
+)
 
 
 def _report_callback_exception() -> None:
@@ -75,6 +82,43 @@ def _report_callback_exception() -> None:
         traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
     except Exception:  # pragma: no cover - stderr itself is broken
         pass
+
+
+def _encode_credential(credential: Any, source: str) -> Tuple[bytes, bytes]:
+    """``(mechanism, data)`` as bytes for libbmq.  Error messages name the
+    types, never the values: the data is a secret."""
+    if not isinstance(credential, tuple) or len(credential) != 2:
+        raise TypeError(f"{source}: {_AUTHN_CREDENTIAL_RULE}, not {type(credential).__name__!r}")
+    mechanism, data = credential
+    if not isinstance(mechanism, str):
+        raise TypeError(f"{source}: the mechanism must be a str, not {type(mechanism).__name__!r}")
+    if not mechanism:
+        raise ValueError(f"{source}: the mechanism must not be empty")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{source}: the data must be bytes, not {type(data).__name__!r}")
+    return mechanism.encode("utf-8"), bytes(data)
+
+
+class _CredentialProvider:
+    """Calls the program's ``authn_credential`` callable on the libbmq
+    thread that authenticates.  A failure (an exception, or a value of the
+    wrong kind) is printed like a callback's and means "no credential", so
+    libbmq fails that connection attempt instead of the thread dying."""
+
+    __slots__ = ("_provide",)
+
+    def __init__(self, provide: Callable[[], Optional[AuthnCredential]]) -> None:
+        self._provide = provide
+
+    def __call__(self) -> Optional[Tuple[bytes, bytes]]:
+        try:
+            credential = self._provide()
+            if credential is None:
+                return None
+            return _encode_credential(credential, "the value returned by authn_credential")
+        except BaseException:
+            _report_callback_exception()
+            return None
 
 
 def _check_timeout(value: Any) -> Optional[float]:
@@ -269,6 +313,13 @@ class Session:
         channel_write_timeout: Seconds a post waits for a full channel before
             it raises :class:`~blazingmq.exceptions.BandwidthLimitError`
             (default 5).
+        authn_credential: How the session authenticates with the broker: a
+            ``(mechanism, data)`` pair such as ``("BASIC", b"user:password")``,
+            or a callable returning such a pair (or None for "no
+            credential"), called on a libbmq thread each time libbmq
+            (re)authenticates.  None (default): no authentication request;
+            the broker decides whether anonymous clients are allowed.  The
+            credential is never logged.
 
     Raises:
         Error: The session could not connect.
@@ -296,6 +347,7 @@ class Session:
         stats_dump_interval: Optional[Union[int, float]] = None,
         *,
         channel_write_timeout: Optional[float] = None,
+        authn_credential: AuthnCredentialOption = None,
     ) -> None:
         # Set first, so that __del__ of a half-built session does nothing.
         self._stopped = True
@@ -378,6 +430,12 @@ class Session:
                 raise ValueError(f"channel_write_timeout must be 0 or more, was {channel_write_timeout}")
             self._channel_write_timeout = float(channel_write_timeout)
 
+        authn: Any = None
+        if callable(authn_credential):
+            authn = _CredentialProvider(authn_credential)
+        elif authn_credential is not None:
+            authn = _encode_credential(authn_credential, "authn_credential")
+
         self._on_session_event = on_session_event
         self._on_message = on_message
         self._compression = message_compression_algorithm.value
@@ -409,6 +467,7 @@ class Session:
             timeouts.open_queue_timeout,
             timeouts.configure_queue_timeout,
             timeouts.close_queue_timeout,
+            authn,
         )
         self._connect_timeout = timeouts.connect_timeout
         if self._connect_on_init:
@@ -490,6 +549,7 @@ class Session:
             channel_high_watermark=options.channel_high_watermark,
             event_queue_watermarks=options.event_queue_watermarks,
             stats_dump_interval=options.stats_dump_interval,
+            authn_credential=options.authn_credential,
         )
 
     @staticmethod

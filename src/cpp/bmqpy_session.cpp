@@ -4,6 +4,7 @@
 #include <bmqa_closequeuestatus.h>
 #include <bmqa_configurequeuestatus.h>
 #include <bmqa_openqueuestatus.h>
+#include <bmqt_authncredential.h>
 #include <bmqt_correlationid.h>
 #include <bmqt_hosthealthstate.h>
 #include <bmqt_messageeventtype.h>
@@ -45,6 +46,15 @@ bsls::TimeInterval toInterval(double seconds)
         interval = bsls::TimeInterval(seconds);
     }
     return interval;  // a default interval means "use the session's option"
+}
+
+bsl::optional<bmqt::AuthnCredential> makeCredential(const std::string& mechanism,
+                                                    const std::string& data)
+{
+    return bsl::optional<bmqt::AuthnCredential>(
+        bsl::in_place,
+        bsl::string_view(mechanism.data(), mechanism.size()),
+        bsl::vector<char>(data.begin(), data.end()));
 }
 
 bmqt::QueueOptions toQueueOptions(const QueueOptionsSpec& spec)
@@ -231,6 +241,27 @@ Session::Session(const SessionConfig& config,
     }
     if (config.hostHealthMonitor) {
         options.setHostHealthMonitor(config.hostHealthMonitor);
+    }
+    if (config.authnCredentialFn) {
+        const AuthnCredentialFn fn      = config.authnCredentialFn;
+        void* const             context = config.authnCredentialContext;
+        options.setAuthnCredentialCb(
+            [fn, context]() -> bsl::optional<bmqt::AuthnCredential> {
+                std::string mechanism;
+                std::string data;
+                if (!fn(context, &mechanism, &data)) {
+                    return bsl::nullopt;
+                }
+                return makeCredential(mechanism, data);
+            });
+    }
+    else if (config.hasAuthnCredential) {
+        const std::string mechanism = config.authnMechanism;
+        const std::string data      = config.authnData;
+        options.setAuthnCredentialCb(
+            [mechanism, data]() -> bsl::optional<bmqt::AuthnCredential> {
+                return makeCredential(mechanism, data);
+            });
     }
     // `post` never blocks inside libbmq: on a full channel it returns
     // BW_LIMIT at once and the binding waits in `waitForChannel` with the

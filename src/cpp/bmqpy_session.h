@@ -81,6 +81,13 @@ struct PendingEvent {
 /// Called on the session's pump thread, without the GIL, with the events
 /// in the order libbmq delivered them.  The callee reads
 /// `session->context()` only once it holds the GIL (see `detach`).
+/// Supplies an authentication credential when libbmq (re)authenticates,
+/// on a libbmq thread: returns true after filling `mechanism` and `data`, or
+/// false when there is none (libbmq then fails the connection attempt).
+typedef bool (*AuthnCredentialFn)(void*        context,
+                                  std::string* mechanism,
+                                  std::string* data);
+
 typedef void (*EventBatchFn)(Session*                         session,
                              const std::vector<PendingEvent>& events);
 
@@ -102,6 +109,15 @@ struct SessionConfig {
     double      closeQueueTimeout     = -1;
     // The monitor, when host health monitoring is enabled.
     bsl::shared_ptr<bmqa::ManualHostHealthMonitor> hostHealthMonitor;
+    // Authentication: a fixed credential (`hasAuthnCredential`), or a
+    // function asked each time libbmq authenticates; with neither, libbmq
+    // does not authenticate (the broker treats the client as anonymous).
+    // `authnCredentialContext` must outlive the session.
+    bool              hasAuthnCredential     = false;
+    std::string       authnMechanism;
+    std::string       authnData;
+    AuthnCredentialFn authnCredentialFn      = nullptr;
+    void*             authnCredentialContext = nullptr;
 };
 
 /// Queue options; a field whose `has...` flag is false is left unset.
