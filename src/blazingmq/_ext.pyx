@@ -764,9 +764,11 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
                 message.properties, message.property_types = _convert_properties(
                     handle, props)
             else:
-                message.properties, message.property_types = {}, {}
+                message.properties = {}
+                message.property_types = {}
         else:
-            message.properties, message.property_types = {}, {}
+            message.properties = {}
+            message.property_types = {}
         message_handle = MessageHandle.__new__(MessageHandle)
         message_handle._message = message
         message_handle._session = owner

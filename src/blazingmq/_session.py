@@ -904,10 +904,14 @@ class Session:
 
         May block (without the GIL) while the channel to the broker is full.
         """
-        if not isinstance(message, bytes):
+        if type(message) is not bytes and not isinstance(message, bytes):
             raise TypeError(f"not expecting type '{type(message)}'")
-        self._check_running()
-        queue = self._queue(queue_uri)
+        # Called once per message: the common case takes no extra calls.
+        if self._stopped:
+            self._check_running()
+        queue = self._queues.get(queue_uri)
+        if queue is None:
+            queue = self._queue(queue_uri)  # raises the precise error
         if not queue.write:
             raise Error("Failed to construct message: QUEUE_READONLY")
         if not message:
@@ -1106,11 +1110,15 @@ class Session:
         Raises:
             Error: The queue is not open or is closing, or libbmq refused.
         """
-        self._check_running()
-        if not isinstance(message, Message):
+        # Called once per message: the common case takes no extra calls.
+        if self._stopped:
+            self._check_running()
+        if type(message) is not Message and not isinstance(message, Message):
             raise TypeError(f"message must be a blazingmq.Message, not {type(message).__name__!r}")
-        queue = self._confirmable_queue(message)
+        queue = self._queues.get(message.queue_uri)
         guid = message.guid
+        if queue is None or queue.closing or type(guid) is not bytes or len(guid) != 16:
+            queue = self._confirmable_queue(message)  # raises the precise error
         rc = self._handle.confirm(queue.slot, guid)
         if rc != 0:
             if self._handle.stopping:
