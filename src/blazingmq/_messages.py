@@ -44,6 +44,7 @@ class Message:
     queue_uri: str
     properties: PropertyValueDict
     property_types: PropertyTypeDict
+    _receiver: object
 
     def __init__(self) -> None:
         raise Error("The Message class does not have a public constructor.")

@@ -474,6 +474,7 @@ class Session:
             timeouts.close_queue_timeout,
             authn,
         )
+        self._receiver_token = self._handle.receiver_token
         self._connect_timeout = timeouts.connect_timeout
         if self._connect_on_init:
             connected = self._start_future()
@@ -1082,7 +1083,7 @@ class Session:
 
     def _confirmable_queue(self, message: Message) -> _Queue:
         receiver = getattr(message, "_receiver", None)
-        if receiver is not None and receiver is not self._handle.receiver_token:
+        if receiver is not None and receiver is not self._receiver_token:
             # libbmq would send the confirmation, and the broker ignore it.
             raise Error("Cannot confirm a message received by another session")
         queue = self._queues.get(message.queue_uri)
@@ -1117,7 +1118,11 @@ class Session:
             raise TypeError(f"message must be a blazingmq.Message, not {type(message).__name__!r}")
         queue = self._queues.get(message.queue_uri)
         guid = message.guid
-        if queue is None or queue.closing or type(guid) is not bytes or len(guid) != 16:
+        try:
+            foreign = message._receiver is not self._receiver_token
+        except AttributeError:  # not made by the SDK: judged by the checks below
+            foreign = False
+        if foreign or queue is None or queue.closing or type(guid) is not bytes or len(guid) != 16:
             queue = self._confirmable_queue(message)  # raises the precise error
         rc = self._handle.confirm(queue.slot, guid)
         if rc != 0:
