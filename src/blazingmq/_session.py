@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import sys
 import threading
@@ -10,14 +11,14 @@ import time
 import traceback
 import warnings
 import weakref
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from . import _ext
 from ._logging import start_log_forwarding
 from ._enums import CompressionAlgorithmType, PropertyType
 from ._messages import Ack, Message, MessageHandle
 from ._monitors import BasicHealthMonitor
-from ._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Timeouts
+from ._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Subscription, Timeouts
 from ._properties import encode_properties
 from ._typing import PropertyValueDict
 from ._version import __version__
@@ -91,14 +92,36 @@ def _process_name() -> str:
     return os.path.abspath(path) if path else "py:UNKNOWN"
 
 
-def _queue_options_tuple(options: QueueOptions) -> Tuple[Any, Any, Any, Any]:
+# Correlation ids of subscription handles.  Far above the queue slots (the
+# queues' correlation ids), so that the two can never be confused.
+_subscription_ids = itertools.count(1 << 40)
+
+
+def _check_queue_options(options: QueueOptions) -> None:
     if not isinstance(options, QueueOptions):
         raise TypeError(f"options must be a QueueOptions, not {type(options).__name__!r}")
+
+
+def _queue_options_tuple(
+    options: QueueOptions, subscriptions: Optional[List[Tuple[int, Subscription]]]
+) -> Tuple[Any, Any, Any, Any, Any]:
     return (
         options.max_unconfirmed_messages,
         options.max_unconfirmed_bytes,
         options.consumer_priority,
         options.suspends_on_bad_host_health,
+        None
+        if subscriptions is None
+        else [
+            (
+                subscription_id,
+                subscription.expression.encode(),
+                subscription.max_unconfirmed_messages,
+                subscription.max_unconfirmed_bytes,
+                subscription.consumer_priority,
+            )
+            for subscription_id, subscription in subscriptions
+        ],
     )
 
 
@@ -145,13 +168,39 @@ class _EventSink:
 class _Queue:
     """What the session knows of one open queue."""
 
-    __slots__ = ("slot", "read", "write", "closing")
+    __slots__ = ("slot", "read", "write", "closing", "subscription_ids")
 
     def __init__(self, slot: int, read: bool, write: bool) -> None:
         self.slot = slot
         self.read = read
         self.write = write
         self.closing = False
+        # The correlation ids this queue's subscriptions were given, kept
+        # until the queue closes: messages that matched a subscription that
+        # a configure has since replaced may still be on their way.
+        self.subscription_ids: Dict[int, Subscription] = {}
+
+    def assign_subscription_ids(
+        self, options: QueueOptions
+    ) -> Tuple[Optional[List[Tuple[int, Subscription]]], List[int]]:
+        """Return ``(id, subscription)`` pairs for ``options.subscriptions``
+        (None if it is None) and the ids that are new.  A subscription
+        object given again keeps its id, so libbmq updates it in place."""
+        if options.subscriptions is None:
+            return None, []
+        pairs = []
+        new_ids = []
+        for subscription in options.subscriptions:
+            for known_id, known in self.subscription_ids.items():
+                if known is subscription:
+                    subscription_id = known_id
+                    break
+            else:
+                subscription_id = next(_subscription_ids)
+                self.subscription_ids[subscription_id] = subscription
+                new_ids.append(subscription_id)
+            pairs.append((subscription_id, subscription))
+        return pairs, new_ids
 
 
 # Sessions still running, stopped by the `atexit` hook so that
@@ -515,7 +564,7 @@ class Session:
         if not isinstance(queue_uri, str):
             raise TypeError(f"queue_uri must be a str, not {type(queue_uri).__name__!r}")
         seconds = _check_timeout(timeout)
-        options_tuple = _queue_options_tuple(options)
+        _check_queue_options(options)
         if read and self._on_message is None:
             raise Error(
                 f"Can't open queue {queue_uri} in read mode: "
@@ -534,11 +583,19 @@ class Session:
         # A URI that is already open keeps its entry; libbmq refuses the
         # second open.
         registered = queue_uri not in self._queues
+        queue = _Queue(slot, bool(read), bool(write))
         if registered:
-            self._queues[queue_uri] = _Queue(slot, bool(read), bool(write))
+            self._queues[queue_uri] = queue
+        # Likewise known before a message that matched one can arrive.
+        subscriptions, _ = queue.assign_subscription_ids(options)
+        handle.subscriptions.update(queue.subscription_ids)
+        options_tuple = _queue_options_tuple(options, subscriptions)
+
         def forget() -> None:
             if registered:
                 self._queues.pop(queue_uri, None)
+            for subscription_id in queue.subscription_ids:
+                handle.subscriptions.pop(subscription_id, None)
             handle.release_queue_slot(slot)
 
         try:
@@ -570,16 +627,33 @@ class Session:
         self._check_running()
         self._check_not_in_callback("configure_queue")
         seconds = _check_timeout(timeout)
-        options_tuple = _queue_options_tuple(options)
+        _check_queue_options(options)
         queue = self._queue(queue_uri)
         if options.suspends_on_bad_host_health and self._monitor is None:
             raise Error(
                 "Queues cannot use suspends_on_bad_host_health if host health "
                 "monitoring was disabled when the Session was created"
             )
-        status, name, description = self._handle.configure_queue(
-            queue.slot, options_tuple, seconds if seconds is not None else self._configure_timeout
-        )
+        handle = self._handle
+        subscriptions, new_ids = queue.assign_subscription_ids(options)
+        handle.subscriptions.update(queue.subscription_ids)
+
+        def forget_new_subscriptions() -> None:
+            for subscription_id in new_ids:
+                queue.subscription_ids.pop(subscription_id, None)
+                handle.subscriptions.pop(subscription_id, None)
+
+        try:
+            status, name, description = handle.configure_queue(
+                queue.slot,
+                _queue_options_tuple(options, subscriptions),
+                seconds if seconds is not None else self._configure_timeout,
+            )
+        except BaseException:
+            forget_new_subscriptions()
+            raise
+        if status != 0:
+            forget_new_subscriptions()
         if status == _QUEUE_NOT_OPEN:
             raise Error("Queue not opened")
         if status != 0:
@@ -611,14 +685,24 @@ class Session:
             error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
             raise error(f"Failed to close {queue_uri} queue: {name}: {description}")
         del self._queues[queue_uri]
+        for subscription_id in queue.subscription_ids:
+            self._handle.subscriptions.pop(subscription_id, None)
 
     def get_queue_options(self, queue_uri: str) -> QueueOptions:
-        """The options of an open queue, every field filled in."""
+        """The options of an open queue, every field filled in.
+
+        ``subscriptions`` is None if the queue has none, else the
+        subscriptions libbmq holds for it (equal to those last given, in
+        the order they were first given)."""
         self._check_running()
         queue = self._queue(queue_uri)
         fields = self._handle.get_queue_options(queue.slot)
         if fields is None:
             raise Error("Queue not opened")
+        reported = fields[4]
+        subscriptions = None
+        if reported is not None:
+            subscriptions = [Subscription(*entry[1:]) for entry in sorted(reported)]
         if not queue.read:
             # libbmq keeps zeros for the consumer fields of a writer; report
             # the defaults a reader would get.
@@ -628,7 +712,7 @@ class Session:
                 QueueOptions.DEFAULT_CONSUMER_PRIORITY,
                 fields[3],
             )
-        return QueueOptions(*fields)
+        return QueueOptions(*fields[:4], subscriptions=subscriptions)
 
     # -- messages ---------------------------------------------------------
 

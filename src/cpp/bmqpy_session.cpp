@@ -11,11 +11,13 @@
 #include <bmqt_propertytype.h>
 #include <bmqt_resultcode.h>
 #include <bmqt_sessioneventtype.h>
+#include <bmqt_subscription.h>
 #include <bmqt_uri.h>
 
 #include <bdlbb_blobutil.h>
 #include <bslma_managedptr.h>
 #include <bsls_timeinterval.h>
+#include <bsls_types.h>
 
 #include <chrono>
 
@@ -47,9 +49,14 @@ bsls::TimeInterval toInterval(double seconds)
     return interval;  // a default interval means "use the session's option"
 }
 
-bmqt::QueueOptions toQueueOptions(const QueueOptionsSpec& spec)
+// Load `spec` into `options`; return false, with libbmq's description of
+// the problem in `error`, if libbmq refuses a subscription (its expression
+// does not compile).
+bool toQueueOptions(bmqt::QueueOptions*     optionsOut,
+                    std::string*            error,
+                    const QueueOptionsSpec& spec)
 {
-    bmqt::QueueOptions options;
+    bmqt::QueueOptions& options = *optionsOut;
     if (spec.hasMaxUnconfirmedMessages) {
         options.setMaxUnconfirmedMessages(spec.maxUnconfirmedMessages);
     }
@@ -62,7 +69,49 @@ bmqt::QueueOptions toQueueOptions(const QueueOptionsSpec& spec)
     if (spec.hasSuspendsOnBadHostHealth) {
         options.setSuspendsOnBadHostHealth(spec.suspendsOnBadHostHealth);
     }
-    return options;
+    if (spec.hasSubscriptions) {
+        // Marks the set as given even when it is empty.
+        options.removeAllSubscriptions();
+        for (const SubscriptionSpec& from : spec.subscriptions) {
+            bmqt::Subscription subscription;
+            if (from.hasMaxUnconfirmedMessages) {
+                subscription.setMaxUnconfirmedMessages(
+                    from.maxUnconfirmedMessages);
+            }
+            if (from.hasMaxUnconfirmedBytes) {
+                subscription.setMaxUnconfirmedBytes(from.maxUnconfirmedBytes);
+            }
+            if (from.hasConsumerPriority) {
+                subscription.setConsumerPriority(from.consumerPriority);
+            }
+            subscription.setExpression(bmqt::SubscriptionExpression(
+                bsl::string(from.expression.data(), from.expression.size()),
+                bmqt::SubscriptionExpression::e_VERSION_1));
+            bsl::string description;
+            if (!options.addOrUpdateSubscription(
+                    &description,
+                    bmqt::SubscriptionHandle(bmqt::CorrelationId(
+                        static_cast<bsls::Types::Int64>(from.id))),
+                    subscription)) {
+                *error = description.empty()
+                             ? "invalid subscription expression \"" +
+                                   from.expression + "\""
+                             : std::string(description.data(),
+                                           description.size());
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+// Fill `result` for options refused before anything reached the broker.
+void loadInvalidOptions(QueueResult* result, const std::string& error)
+{
+    result->status      = bmqt::GenericResult::e_INVALID_ARGUMENT;
+    result->statusName  = bmqt::GenericResult::toAscii(
+        bmqt::GenericResult::e_INVALID_ARGUMENT);
+    result->description = error;
 }
 
 // The name of a session event's status in the enum that matches its type.
@@ -382,11 +431,17 @@ void Session::openQueue(QueueResult*            result,
         result->statusName = "QUEUE_NOT_OPEN";
         return;
     }
+    bmqt::QueueOptions queueOptions;
+    std::string        error;
+    if (!toQueueOptions(&queueOptions, &error, options)) {
+        loadInvalidOptions(result, error);
+        return;
+    }
     bmqa::OpenQueueStatus status = d_session->openQueueSync(
         queueId,
         bmqt::Uri(bsl::string(uri.data(), uri.size())),
         flags,
-        toQueueOptions(options),
+        queueOptions,
         toInterval(timeout));
     loadResult<bmqa::OpenQueueStatus, bmqt::OpenQueueResult>(result, status);
 }
@@ -406,9 +461,15 @@ void Session::configureQueue(QueueResult*            result,
         result->statusName = "QUEUE_NOT_OPEN";
         return;
     }
+    bmqt::QueueOptions queueOptions;
+    std::string        error;
+    if (!toQueueOptions(&queueOptions, &error, options)) {
+        loadInvalidOptions(result, error);
+        return;
+    }
     bmqa::ConfigureQueueStatus status = d_session->configureQueueSync(
         queueId,
-        toQueueOptions(options),
+        queueOptions,
         toInterval(timeout));
     loadResult<bmqa::ConfigureQueueStatus, bmqt::ConfigureQueueResult>(
         result,
@@ -456,6 +517,31 @@ int Session::getQueueOptions(QueueOptionsSpec* spec, int slot) const
     spec->consumerPriority           = options.consumerPriority();
     spec->hasSuspendsOnBadHostHealth = true;
     spec->suspendsOnBadHostHealth    = options.suspendsOnBadHostHealth();
+    bmqt::QueueOptions::SubscriptionsSnapshot snapshot;
+    options.loadSubscriptions(&snapshot);
+    spec->subscriptions.clear();
+    // Without subscriptions of ours, libbmq reports one default subscription
+    // with an unset correlation id (it receives everything).
+    spec->hasSubscriptions = true;
+    for (const bmqt::QueueOptions::HandleAndSubscription& entry : snapshot) {
+        const bmqt::CorrelationId& id = entry.first.correlationId();
+        if (!id.isNumeric()) {
+            spec->hasSubscriptions = false;
+            continue;
+        }
+        const bmqt::Subscription& from = entry.second;
+        SubscriptionSpec          to;
+        to.id         = id.theNumeric();
+        to.expression = std::string(from.expression().text().data(),
+                                    from.expression().text().size());
+        to.hasMaxUnconfirmedMessages = from.hasMaxUnconfirmedMessages();
+        to.maxUnconfirmedMessages    = from.maxUnconfirmedMessages();
+        to.hasMaxUnconfirmedBytes    = from.hasMaxUnconfirmedBytes();
+        to.maxUnconfirmedBytes       = from.maxUnconfirmedBytes();
+        to.hasConsumerPriority       = from.hasConsumerPriority();
+        to.consumerPriority          = from.consumerPriority();
+        spec->subscriptions.push_back(to);
+    }
     return 0;
 }
 
@@ -720,6 +806,13 @@ int MessageCursor::queueSlot() const
 long long MessageCursor::correlationId() const
 {
     const bmqt::CorrelationId& id = d_message->correlationId();
+    return id.isNumeric() ? id.theNumeric() : 0;
+}
+
+long long MessageCursor::subscriptionId() const
+{
+    const bmqt::CorrelationId& id =
+        d_message->subscriptionHandle().correlationId();
     return id.isNumeric() ? id.theNumeric() : 0;
 }
 
