@@ -50,8 +50,13 @@ class _ValueClass:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={value!r}" for name, value in self._fields() if value is not None)
+        fields = ", ".join(
+            f"{name}={self._repr_value(name, value)}" for name, value in self._fields() if value is not None
+        )
         return f"{type(self).__name__}({fields})"
+
+    def _repr_value(self, name: str, value: Any) -> str:
+        return repr(value)
 
 
 def _check_optional_int(name: str, value: Any) -> None:
@@ -248,6 +253,7 @@ class SessionOptions(_ValueClass):
         "channel_high_watermark",
         "event_queue_watermarks",
         "stats_dump_interval",
+        "authn_credential",
     )
 
     def __init__(
@@ -260,6 +266,8 @@ class SessionOptions(_ValueClass):
         channel_high_watermark: Optional[int] = None,
         event_queue_watermarks: Optional[Tuple[int, int]] = None,
         stats_dump_interval: Optional[Union[int, float]] = None,
+        *,
+        authn_credential: Optional[Any] = None,
     ) -> None:
         self.message_compression_algorithm = message_compression_algorithm
         self.timeouts = timeouts
@@ -269,3 +277,9 @@ class SessionOptions(_ValueClass):
         self.channel_high_watermark = channel_high_watermark
         self.event_queue_watermarks = event_queue_watermarks
         self.stats_dump_interval = stats_dump_interval
+        self.authn_credential = authn_credential
+
+    def _repr_value(self, name: str, value: Any) -> str:
+        if name == "authn_credential":
+            return "<hidden>"  # a secret: never in a repr, hence never in a log
+        return repr(value)
