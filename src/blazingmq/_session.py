@@ -12,14 +12,14 @@ import time
 import traceback
 import warnings
 import weakref
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import _ext
 from ._logging import start_log_forwarding
 from ._enums import CompressionAlgorithmType, PropertyType
 from ._messages import Ack, Message, MessageHandle
 from ._monitors import BasicHealthMonitor
-from ._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Timeouts
+from ._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Subscription, Timeouts
 from ._properties import encode_properties
 from ._typing import PropertyValueDict
 from ._version import __version__
@@ -144,14 +144,41 @@ def _process_name() -> str:
     return os.path.abspath(path) if path else "py:UNKNOWN"
 
 
-def _queue_options_tuple(options: QueueOptions) -> Tuple[Any, Any, Any, Any]:
+# Correlation ids of subscription handles.  Far above the queue slots (the
+# queues' correlation ids), so that the two can never be confused.
+_subscription_ids = itertools.count(1 << 40)
+
+
+def _check_queue_options(options: QueueOptions) -> None:
     if not isinstance(options, QueueOptions):
         raise TypeError(f"options must be a QueueOptions, not {type(options).__name__!r}")
+    for name in ("max_unconfirmed_messages", "max_unconfirmed_bytes", "consumer_priority"):
+        value = getattr(options, name)
+        # libbmq keeps these in 32-bit ints; the broker judges values inside.
+        if value is not None and not -(2**31) <= value < 2**31:
+            raise ValueError(f"{name} must fit in 32 bits (between {-(2**31)} and {2**31 - 1}), was {value}")
+
+
+def _queue_options_tuple(
+    options: QueueOptions, subscriptions: Optional[List[Tuple[int, Subscription]]]
+) -> Tuple[Any, Any, Any, Any, Any]:
     return (
         options.max_unconfirmed_messages,
         options.max_unconfirmed_bytes,
         options.consumer_priority,
         options.suspends_on_bad_host_health,
+        None
+        if subscriptions is None
+        else [
+            (
+                subscription_id,
+                subscription.expression.encode(),
+                subscription.max_unconfirmed_messages,
+                subscription.max_unconfirmed_bytes,
+                subscription.consumer_priority,
+            )
+            for subscription_id, subscription in subscriptions
+        ],
     )
 
 
@@ -241,13 +268,39 @@ class _EventSink:
 class _Queue:
     """What the session knows of one open queue."""
 
-    __slots__ = ("slot", "read", "write", "closing")
+    __slots__ = ("slot", "read", "write", "closing", "subscription_ids")
 
     def __init__(self, slot: int, read: bool, write: bool) -> None:
         self.slot = slot
         self.read = read
         self.write = write
         self.closing = False
+        # The correlation ids this queue's subscriptions were given, kept
+        # until the queue closes: messages that matched a subscription that
+        # a configure has since replaced may still be on their way.
+        self.subscription_ids: Dict[int, Subscription] = {}
+
+    def assign_subscription_ids(
+        self, options: QueueOptions
+    ) -> Tuple[Optional[List[Tuple[int, Subscription]]], List[int]]:
+        """Return ``(id, subscription)`` pairs for ``options.subscriptions``
+        (None if it is None) and the ids that are new.  A subscription
+        object given again keeps its id, so libbmq updates it in place."""
+        if options.subscriptions is None:
+            return None, []
+        pairs = []
+        new_ids = []
+        for subscription in options.subscriptions:
+            for known_id, known in self.subscription_ids.items():
+                if known is subscription:
+                    subscription_id = known_id
+                    break
+            else:
+                subscription_id = next(_subscription_ids)
+                self.subscription_ids[subscription_id] = subscription
+                new_ids.append(subscription_id)
+            pairs.append((subscription_id, subscription))
+        return pairs, new_ids
 
 
 # Sessions still running, stopped by the `atexit` hook so that
@@ -469,6 +522,7 @@ class Session:
             timeouts.close_queue_timeout,
             authn,
         )
+        self._receiver_token = self._handle.receiver_token
         self._connect_timeout = timeouts.connect_timeout
         if self._connect_on_init:
             connected = self._start_future()
@@ -684,7 +738,7 @@ class Session:
         if not isinstance(queue_uri, str):
             raise TypeError(f"queue_uri must be a str, not {type(queue_uri).__name__!r}")
         seconds = _check_timeout(timeout)
-        options_tuple = _queue_options_tuple(options)
+        _check_queue_options(options)
         if read and self._on_message is None:
             raise Error(
                 f"Can't open queue {queue_uri} in read mode: "
@@ -704,13 +758,20 @@ class Session:
         # URI that is already open keeps its entry; libbmq refuses the
         # second open.
         queue: Optional[_Queue] = None
+        opening = _Queue(slot, bool(read), bool(write))
         if queue_uri not in queues:
-            queue = queues[queue_uri] = _Queue(slot, bool(read), bool(write))
+            queue = queues[queue_uri] = opening
+        # Likewise known before a message that matched one can arrive.
+        subscriptions, _ = opening.assign_subscription_ids(options)
+        handle.subscriptions.update(opening.subscription_ids)
+        options_tuple = _queue_options_tuple(options, subscriptions)
         opened: "concurrent.futures.Future[None]" = concurrent.futures.Future()
 
         def forget() -> None:
             if queue is not None and queues.get(queue_uri) is queue:
                 del queues[queue_uri]
+            for subscription_id in opening.subscription_ids:
+                handle.subscriptions.pop(subscription_id, None)
 
         def on_cancel(future: "concurrent.futures.Future[None]") -> None:
             if future.cancelled():
@@ -771,16 +832,28 @@ class Session:
         callback thread.  Cancelling it does not undo the configure."""
         self._check_running()
         seconds = _check_timeout(timeout)
-        options_tuple = _queue_options_tuple(options)
+        _check_queue_options(options)
         queue = self._queue(queue_uri)
         if options.suspends_on_bad_host_health and self._monitor is None:
             raise Error(
                 "Queues cannot use suspends_on_bad_host_health if host health "
                 "monitoring was disabled when the Session was created"
             )
+        handle = self._handle
+        subscriptions, new_ids = queue.assign_subscription_ids(options)
+        handle.subscriptions.update(queue.subscription_ids)
+        options_tuple = _queue_options_tuple(options, subscriptions)
         configured: "concurrent.futures.Future[None]" = concurrent.futures.Future()
 
+        def forget_new_subscriptions() -> None:
+            # A failed configure leaves the previous subscriptions in place.
+            for subscription_id in new_ids:
+                queue.subscription_ids.pop(subscription_id, None)
+                handle.subscriptions.pop(subscription_id, None)
+
         def on_done(status: int, name: str, description: str) -> None:
+            if status != 0:
+                forget_new_subscriptions()
             if not configured.set_running_or_notify_cancel():
                 return
             if status == 0:
@@ -795,6 +868,7 @@ class Session:
         )
         if rc == _QUEUE_NOT_OPEN:
             self._events._operations.pop(request_id, None)
+            forget_new_subscriptions()
             raise Error("Queue not opened")
         return configured
 
@@ -829,6 +903,8 @@ class Session:
             if status == 0:
                 if queues.get(queue_uri) is queue:
                     del queues[queue_uri]
+                for subscription_id in queue.subscription_ids:
+                    handle.subscriptions.pop(subscription_id, None)
                 handle.release_queue_slot(queue.slot)
             if not closed.set_running_or_notify_cancel():
                 return
@@ -849,12 +925,20 @@ class Session:
         return closed
 
     def get_queue_options(self, queue_uri: str) -> QueueOptions:
-        """The options of an open queue, every field filled in."""
+        """The options of an open queue, every field filled in.
+
+        ``subscriptions`` is None if the queue has none, else the
+        subscriptions libbmq holds for it (equal to those last given, in
+        the order they were first given)."""
         self._check_running()
         queue = self._queue(queue_uri)
         fields = self._handle.get_queue_options(queue.slot)
         if fields is None:
             raise Error("Queue not opened")
+        reported = fields[4]
+        subscriptions = None
+        if reported is not None:
+            subscriptions = [Subscription(*entry[1:]) for entry in sorted(reported)]
         if not queue.read:
             # libbmq keeps zeros for the consumer fields of a writer; report
             # the defaults a reader would get.
@@ -864,7 +948,7 @@ class Session:
                 QueueOptions.DEFAULT_CONSUMER_PRIORITY,
                 fields[3],
             )
-        return QueueOptions(*fields)
+        return QueueOptions(*fields[:4], subscriptions=subscriptions)
 
     # -- messages ---------------------------------------------------------
 
@@ -1076,6 +1160,10 @@ class Session:
             raise Error(f"Failed to confirm {len(items)} messages: {rc}")
 
     def _confirmable_queue(self, message: Message) -> _Queue:
+        receiver = getattr(message, "_receiver", None)
+        if receiver is not None and receiver is not self._receiver_token:
+            # libbmq would send the confirmation, and the broker ignore it.
+            raise Error("Cannot confirm a message received by another session")
         queue = self._queues.get(message.queue_uri)
         if queue is None:
             raise Error("Queue not opened")
@@ -1108,7 +1196,11 @@ class Session:
             raise TypeError(f"message must be a blazingmq.Message, not {type(message).__name__!r}")
         queue = self._queues.get(message.queue_uri)
         guid = message.guid
-        if queue is None or queue.closing or type(guid) is not bytes or len(guid) != 16:
+        try:
+            foreign = message._receiver is not self._receiver_token
+        except AttributeError:  # not made by the SDK: judged by the checks below
+            foreign = False
+        if foreign or queue is None or queue.closing or type(guid) is not bytes or len(guid) != 16:
             queue = self._confirmable_queue(message)  # raises the precise error
         rc = self._handle.confirm(queue.slot, guid)
         if rc != 0:
