@@ -1,12 +1,18 @@
 """Side-by-side benchmark: this package vs the C++ ``bmqtool.tsk`` vs the
 existing ``blazingmq`` wheel from PyPI, in one run against one local broker.
 
-    python -m benchmarks [--count 200000] [--size 1024] [--no-official] [--quick]
+    python -m benchmarks [--count 200000] [--quick] [--no-official] [--no-bmqtool]
 
-The official wheel is installed on demand into its own virtual environment
-(``build/bench-official``); the same workload script (``workload.py``) runs
-under both Python implementations.  Absolute rates on a shared machine are
-noisy: read the ratios, which come from back-to-back runs.
+Every Python workload (``workload.py``) runs in its own process: the same
+script under this package and under the official wheel (installed on demand
+into ``build/bench-official``).  User code receives every message as one
+object and every ACK it asked for.  bmqtool runs in ``--mode auto``; its rates
+come from its own once-a-second statistics (the windows entirely inside the
+run), its latency from its ``-l hires --latency-report``.
+
+Absolute rates on a shared machine are noisy: read the ratios, which come
+from back-to-back runs on the same broker.  Writes a JSON report and a PNG
+chart to ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -14,12 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 import venv
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from blazingmq.testing import find_broker_executable, start_broker
 
@@ -28,156 +37,422 @@ WORKLOAD = HERE / "workload.py"
 OFFICIAL_VENV = HERE.parent / "build" / "bench-official"
 OFFICIAL_REQUIREMENT = "blazingmq==1.2.2"
 DOMAIN = "bmq.bench.mem.priority"
+KIB = 1024
+
+
+# --------------------------------------------------------------------------
+# Running things
+
+
+@dataclass
+class Outcome:
+    """What one process printed, and what it cost."""
+
+    stdout: str
+    stderr: str
+    status: int
+    wall: float
+    peak_rss_mb: float
+
+
+def _run(command: List[str], timeout: float = 900.0) -> Outcome:
+    """Run ``command``; return its output, exit status, wall time and peak
+    RSS (from ``wait4``, so it is this child's own)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = start + timeout
+    out_parts: List[str] = []
+    err_parts: List[str] = []
+    # communicate() would reap the child before wait4 could read its usage.
+    def drain(stream: Any, parts: List[str]) -> None:
+        parts.append(stream.read())
+
+    readers = [
+        threading.Thread(target=drain, args=(process.stdout, out_parts), daemon=True),
+        threading.Thread(target=drain, args=(process.stderr, err_parts), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            process.kill()
+            raise SystemExit(f"timed out: {' '.join(command)}")
+        time.sleep(0.02)
+    wall = time.perf_counter() - start
+    for reader in readers:
+        reader.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return Outcome("".join(out_parts), "".join(err_parts), process.returncode, wall, usage.ru_maxrss / 1024.0)
 
 
 def _official_python() -> Path:
     python = OFFICIAL_VENV / "bin" / "python"
     if not python.exists():
-        print(f"creating {OFFICIAL_VENV} with {OFFICIAL_REQUIREMENT} ...", flush=True)
+        print(f"creating {OFFICIAL_VENV} with {OFFICIAL_REQUIREMENT} ...", file=sys.stderr, flush=True)
         venv.create(OFFICIAL_VENV, with_pip=True)
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", OFFICIAL_REQUIREMENT], check=True)
     return python
 
 
-def _run(command: List[str], timeout: float) -> Dict[str, Any]:
-    """Run ``command``; return its output, exit status and wall time."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-        raise SystemExit(f"timed out: {' '.join(command)}")
-    wall = time.perf_counter() - start
-    return {"stdout": out, "stderr": err, "status": process.returncode, "wall": wall}
+def _workload(python: Path, name: str, broker: str, queue: str, *options: str) -> Dict[str, Any]:
+    outcome = _run([str(python), str(WORKLOAD), name, "--broker", broker, "--queue", queue, *options])
+    if outcome.status != 0:
+        raise SystemExit(f"{name} under {python} failed:\n{outcome.stderr[-3000:]}")
+    result = dict(json.loads(outcome.stdout.strip().splitlines()[-1]))
+    result.setdefault("peak_rss_mb", outcome.peak_rss_mb)
+    return result
 
 
-def _python_workload(python: Path, workload: str, broker: str, queue: str, args: argparse.Namespace) -> Dict[str, Any]:
-    command = [
-        str(python), str(WORKLOAD), workload, "--broker", broker, "--queue", queue,
-        "--count", str(args.count if workload != "latency" else args.latency_count),
-        "--size", str(args.size), "--rate", str(args.rate),
-    ]
-    result = _run(command, timeout=900)
-    if result["status"] != 0:
-        raise SystemExit(f"{workload} under {python} failed:\n{result['stderr'][-3000:]}")
-    return dict(json.loads(result["stdout"].strip().splitlines()[-1]))
+# bmqtool's statistics lines: "produced |  66,856 |  67,505 | 65.29 MB || ..."
+_STATS_LINE = re.compile(r"^(produced|consumed)\s*\|\s*([\d,]+)\s*\|\s*([\d,]+)\s*\|")
 
 
-def _bmqtool(tool: Path, broker: str, queue: str, flags: str, count: int, size: int, grace: int) -> float:
-    command = [
-        str(tool), "--mode", "auto", "-b", broker, "-q", queue, "-f", flags,
-        "-m", str(size), "-e", "1", "-r", "1000", "-i", "0",
-        "--shutdownGrace", str(grace), "-v", "warning",
-    ]
-    if "write" in flags:
-        command += ["--eventscount", str(count)]
-    else:
-        command += ["--confirmmsg", "-u", f"100000:{1 << 30}"]
-    result = _run(command, timeout=900)
-    if result["status"] != 0:
-        raise SystemExit(f"bmqtool failed:\n{result['stderr'][-3000:]}")
-    return float(result["wall"])
+def _rate_from_stats(outcome: Outcome, mode: str, messages: int) -> Tuple[float, str]:
+    """Messages per second from bmqtool's once-a-second windows: the mean of
+    the windows strictly inside the run (the first and last are partial).
+    With fewer than three busy windows the run was too short to tell, and
+    the busiest window (or, with none, the wall clock) is a lower bound."""
+    deltas = []
+    for line in outcome.stdout.splitlines():
+        match = _STATS_LINE.match(line.strip())
+        if match and match.group(1) == mode:
+            deltas.append(int(match.group(3).replace(",", "")))
+    busy = [index for index, delta in enumerate(deltas) if delta > 0]
+    if not busy:
+        return messages / outcome.wall, "lower bound (wall clock: run shorter than a window)"
+    inside = deltas[busy[0] + 1: busy[-1]]
+    if inside:
+        return sum(inside) / len(inside), f"{len(inside)} full windows"
+    return float(max(deltas)), "lower bound (run shorter than 3 windows)"
 
 
-def _bmqtool_rates(broker: str, args: argparse.Namespace) -> Dict[str, Dict[str, Any]]:
-    tool = find_broker_executable().parent / "bmqtool.tsk"
-    if not tool.exists():
-        raise SystemExit(f"{tool} not found")
-    grace = 1
-    # Start-up, connection and the shutdown grace cost the same for any
-    # count: measured with one message and subtracted.
-    queue = f"bmq://{DOMAIN}/tool-overhead"
-    overhead = _bmqtool(tool, broker, queue, "write,ack", 1, args.size, grace)
-    queue = f"bmq://{DOMAIN}/tool"
-    produce_wall = _bmqtool(tool, broker, queue, "write,ack", args.count, args.size, grace)
-    # Not yet measured: bmqtool drains a pre-filled queue in well under its
-    # start-up and shutdown-grace time, so subtracting wall clocks gives noise.
-    # Its consume rate has to come from its own statistics (a TODO).
-    return {
-        "produce": {"msgs_per_s": args.count / max(produce_wall - overhead, 1e-6)},
-        "latency": _bmqtool_latency(tool, broker, args),
-    }
+def _bmqtool(tool: Path, broker: str, queue: str, flags: str, *options: str) -> Outcome:
+    command = [str(tool), "--mode", "auto", "-b", broker, "-q", queue, "-f", flags,
+               "--shutdownGrace", "1", "-v", "warning", *options]
+    outcome = _run(command)
+    if outcome.status != 0:
+        raise SystemExit(f"bmqtool failed:\n{outcome.stderr[-3000:]}")
+    return outcome
 
 
-def _bmqtool_latency(tool: Path, broker: str, args: argparse.Namespace) -> Dict[str, Any]:
-    """bmqtool's own end-to-end latency report, posting ``args.rate``
-    messages/s (in 1 ms intervals) to a queue it also reads and confirms."""
+def _bmqtool_produce(tool: Path, broker: str, queue: str, count: int, size: int, per_event: int) -> Dict[str, Any]:
+    events = max(1, count // per_event)
+    outcome = _bmqtool(tool, broker, queue, "write,ack", "-m", str(size), "-e", str(per_event),
+                       "-r", "1000", "-i", "0", "--eventscount", str(events))
+    rate, basis = _rate_from_stats(outcome, "produced", events * per_event)
+    return {"msgs_per_s": rate, "basis": basis, "messages": events * per_event, "peak_rss_mb": outcome.peak_rss_mb}
+
+
+def _bmqtool_consume(tool: Path, broker: str, queue: str, count: int, size: int) -> Dict[str, Any]:
+    # bmqtool drains a queue faster than its one-second statistics can time
+    # a short run: it consumes (at least) 3x `count` messages, pre-filled in
+    # batches of ten.
+    total = max(3 * count, 30)
+    _bmqtool(tool, broker, queue, "write,ack", "-m", str(size), "-e", "10", "-r", "1000", "-i", "0",
+             "--eventscount", str(total // 10))
+    outcome = _bmqtool(tool, broker, queue, "read", "--confirmmsg", "-u", f"100000:{1 << 30}")
+    rate, basis = _rate_from_stats(outcome, "consumed", total)
+    return {"msgs_per_s": rate, "basis": basis, "messages": total, "peak_rss_mb": outcome.peak_rss_mb}
+
+
+def _bmqtool_latency(tool: Path, broker: str, queue: str, count: int, size: int, rate: float) -> Dict[str, Any]:
+    """bmqtool's own end-to-end latency report, posting ``rate`` messages/s
+    (in 1 ms intervals) to a queue it also reads and confirms."""
     report = HERE.parent / "build" / f"bmqtool-latency-{os.getpid()}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
-    per_ms = max(1, round(args.rate / 1000.0))
-    command = [
-        str(tool), "--mode", "auto", "-b", broker, "-q", f"bmq://{DOMAIN}/tool-latency",
-        "-f", "read,write", "--confirmmsg", "--eventscount", str(args.latency_count),
-        "-m", str(args.size), "-e", "1", "-r", str(per_ms), "-i", "1",
-        "-l", "hires", "--latency-report", str(report), "--shutdownGrace", "1", "-v", "warning",
-    ]
-    result = _run(command, timeout=900)
-    if result["status"] != 0:
-        raise SystemExit(f"bmqtool latency run failed:\n{result['stderr'][-3000:]}")
+    per_ms = max(1, round(rate / 1000.0))
+    outcome = _bmqtool(tool, broker, queue, "read,write", "--confirmmsg", "--eventscount", str(count),
+                       "-m", str(size), "-e", "1", "-r", str(per_ms), "-i", "1",
+                       "-l", "hires", "--latency-report", str(report))
     data = json.loads(report.read_text())
     report.unlink()
-    return {"rate": per_ms * 1000, "p50_us": data["median"] / 1000.0, "p99_us": data["99percentile"] / 1000.0}
+    # (its report has no 90th percentile)
+    return {"rate": per_ms * 1000, "p50_us": data["median"] / 1000.0, "p99_us": data["99percentile"] / 1000.0,
+            "peak_rss_mb": outcome.peak_rss_mb}
 
 
-def _ratio(a: Optional[float], b: Optional[float]) -> str:
-    return f"{a / b:.2f}x" if a and b else "-"
+def _bmqtool_soak(tool: Path, broker: str, queue: str, count: int, size: int) -> Dict[str, Any]:
+    """bmqtool producing and consuming ``count`` messages through one queue
+    at about 20k msgs/s; its resident memory is sampled from /proc, and the
+    growth taken from the end of the first tenth of the run (warm-up)."""
+    command = [str(tool), "--mode", "auto", "-b", broker, "-q", queue, "-f", "read,write", "--confirmmsg",
+               "-m", str(size), "-e", "1", "-r", "20", "-i", "1", "--eventscount", str(count),
+               "--shutdownGrace", "1", "-v", "warning"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples: List[Tuple[float, float]] = []
+    start = time.perf_counter()
+    while process.poll() is None:
+        try:
+            with open(f"/proc/{process.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        samples.append((time.perf_counter() - start, int(line.split()[1]) / 1024.0))
+        except OSError:
+            break
+        time.sleep(0.25)
+    if process.returncode != 0 or len(samples) < 4:
+        raise SystemExit(f"bmqtool soak failed (status {process.returncode})")
+    # The last samples fall in the shutdown grace; the run ended about a
+    # second before the process did.
+    busy = [sample for sample in samples if sample[0] <= samples[-1][0] - 1.0] or samples
+    warm = next(rss for elapsed, rss in busy if elapsed >= busy[-1][0] / 10)
+    return {"messages": count, "rss_after_warm_up_mb": warm, "rss_end_mb": busy[-1][1],
+            "rss_growth_mb": busy[-1][1] - warm}
+
+
+# --------------------------------------------------------------------------
+# The plan: one step per measurement
+
+
+@dataclass
+class Step:
+    label: str
+    run: Callable[[], Dict[str, Any]]
+    row: str  # the table row this step fills
+    column: str  # "ours", "official" or "bmqtool"
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
+          pythons: Dict[str, Path], tool: Optional[Path]) -> List[Step]:
+    steps: List[Step] = []
+    count = args.count
+    sizes = [(64, count, "64 B"), (KIB, count, "1 KiB"), (64 * KIB, max(1, count // 10), "64 KiB")]
+    unique = f"{os.getpid()}"
+
+    for name, python in pythons.items():
+        for size, n, size_label in sizes:
+            queue = f"bmq://{DOMAIN}/{name}-produce-{size}-{unique}"
+            steps.append(Step(f"{name}: produce {n} x {size_label} with ACKs", _bind(
+                _workload, python, "produce", broker_uri, queue, "--count", str(n), "--size", str(size)),
+                f"produce {size_label} (msgs/s)", name))
+            if size == KIB:
+                steps.append(Step(f"{name}: consume {n} x 1 KiB with confirm", _bind(
+                    _workload, python, "consume", broker_uri, queue, "--count", str(n)),
+                    "consume 1 KiB (msgs/s)", name))
+        if name == "ours":
+            queue = f"bmq://{DOMAIN}/ours-batch-{unique}"
+            steps.append(Step(f"ours: post_many 10 per call, {count} x 1 KiB", _bind(
+                _workload, python, "produce", broker_uri, queue, "--count", str(count), "--batch", "10"),
+                "produce 1 KiB, 10/event (msgs/s)", name))
+            steps.append(Step(f"ours: consume {count} (after post_many)", _bind(
+                _workload, python, "consume", broker_uri, queue, "--count", str(count)),
+                "consume after batch (msgs/s)", name))
+        steps.append(Step(f"{name}: latency at {args.rate:.0f} msgs/s", _bind(
+            _workload, python, "latency", broker_uri, f"bmq://{DOMAIN}/{name}-latency-{unique}",
+            "--count", str(args.latency_count), "--rate", str(args.rate)), "latency", name))
+
+    if tool is not None:
+        for size, n, size_label in sizes:
+            steps.append(Step(f"bmqtool: produce {n} x {size_label} with ACKs", _bind(
+                _bmqtool_produce, tool, broker_uri, f"bmq://{DOMAIN}/tool-produce-{size}-{unique}", n, size, 1),
+                f"produce {size_label} (msgs/s)", "bmqtool"))
+        steps.append(Step(f"bmqtool: produce {count} x 1 KiB, 10 per event", _bind(
+            _bmqtool_produce, tool, broker_uri, f"bmq://{DOMAIN}/tool-batch-{unique}", count, KIB, 10),
+            "produce 1 KiB, 10/event (msgs/s)", "bmqtool"))
+        steps.append(Step(f"bmqtool: consume {3 * count} x 1 KiB with confirm", _bind(
+            _bmqtool_consume, tool, broker_uri, f"bmq://{DOMAIN}/tool-consume-{unique}", count, KIB),
+            "consume 1 KiB (msgs/s)", "bmqtool"))
+        steps.append(Step(f"bmqtool: latency at {args.rate:.0f} msgs/s", _bind(
+            _bmqtool_latency, tool, broker_uri, f"bmq://{DOMAIN}/tool-latency-{unique}",
+            args.latency_count, KIB, args.rate), "latency", "bmqtool"))
+
+    if tool is not None and not args.no_soak:
+        steps.append(Step(f"bmqtool: soak, {args.soak_count} produced and consumed", _bind(
+            _bmqtool_soak, tool, broker_uri, f"bmq://{DOMAIN}/tool-soak-{unique}", args.soak_count, KIB),
+            "soak", "bmqtool"))
+    if "ours" in pythons and not args.no_soak:
+        python = pythons["ours"]
+        steps.append(Step(f"ours: soak, {args.soak_count} produced and consumed", _bind(
+            _workload, python, "soak", broker_uri, f"bmq://{DOMAIN}/ours-soak-{unique}",
+            "--count", str(args.soak_count)), "soak", "ours"))
+        steps.append(Step(f"ours: {count} posts with the broker paused 3 s", _bind(
+            _workload, python, "stall", broker_uri, f"bmq://{DOMAIN}/ours-stall-{unique}",
+            "--count", str(count), "--broker-pid", str(broker_pid), "--pause", "3"), "stall", "ours"))
+    return steps
+
+
+def _bind(function: Callable[..., Dict[str, Any]], *args: Any) -> Callable[[], Dict[str, Any]]:
+    return lambda: function(*args)
+
+
+class _Progress:
+    """A bar on a terminal; one plain line per step otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.start = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+
+    def begin(self, label: str) -> None:
+        elapsed = time.perf_counter() - self.start
+        if self.tty:
+            width = 30
+            filled = width * self.done // max(self.total, 1)
+            bar = "#" * filled + "." * (width - filled)
+            sys.stderr.write(f"\r\x1b[K[{bar}] {self.done}/{self.total} {elapsed:5.0f}s  {label}")
+        else:
+            sys.stderr.write(f"[{self.done + 1}/{self.total}] {label}\n")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        self.done += 1
+        if self.tty and self.done == self.total:
+            sys.stderr.write(f"\r\x1b[Kdone: {self.total} steps in {time.perf_counter() - self.start:.0f} s\n")
+
+
+# --------------------------------------------------------------------------
+# Reporting
+
+
+def _ratio(a: Optional[float], b: Optional[float], lower_is_better: bool = False) -> str:
+    if not a or not b:
+        return "-"
+    return f"{(b / a if lower_is_better else a / b):.2f}x"
+
+
+def _table(results: Dict[str, Dict[str, Dict[str, Any]]]) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """Rows of (label, values per column, ratios); higher is better except
+    latency and memory, whose ratios are inverted so that >1 means ours is
+    better."""
+    columns = ["ours", "official", "bmqtool"]
+    rows: List[Dict[str, Any]] = []
+    throughput_rows = [row for row in results if row.endswith("(msgs/s)")]
+    for row in throughput_rows:
+        values = {c: results[row].get(c, {}).get("msgs_per_s") for c in columns}
+        rows.append({"label": row, "values": values, "lower_is_better": False})
+    if "latency" in results:
+        for key, label in (("p50_us", "latency p50 (us)"), ("p90_us", "latency p90 (us)"), ("p99_us", "latency p99 (us)")):
+            values = {c: results["latency"].get(c, {}).get(key) for c in columns}
+            rows.append({"label": label, "values": values, "lower_is_better": True})
+    rss_source = "produce 1 KiB (msgs/s)"
+    if rss_source in results:
+        values = {c: results[rss_source].get(c, {}).get("peak_rss_mb") for c in columns}
+        rows.append({"label": "peak RSS, produce 1 KiB (MB)", "values": values, "lower_is_better": True})
+    if "soak" in results:
+        values = {c: results["soak"].get(c, {}).get("rss_growth_mb") for c in columns}
+        rows.append({"label": "RSS growth after warm-up, soak (MB)", "values": values,
+                     "lower_is_better": True, "no_ratio": True})
+    lines = [f"{'':36}" + "".join(f"{c:>12}" for c in columns) + f"{'ours/C++':>10}{'ours/off.':>10}"]
+    for row in rows:
+        values = row["values"]
+        cells = "".join(f"{values[c]:>12.0f}" if values.get(c) is not None else f"{'-':>12}" for c in columns)
+        if row.get("no_ratio"):
+            lines.append(f"{row['label']:36}{cells}")
+            continue
+        lines.append(f"{row['label']:36}{cells}"
+                     f"{_ratio(values.get('ours'), values.get('bmqtool'), row['lower_is_better']):>10}"
+                     f"{_ratio(values.get('ours'), values.get('official'), row['lower_is_better']):>10}")
+    lines.append("(ratios > 1 mean ours is better: faster, or lower latency/memory)")
+    return lines, rows
+
+
+def _chart(rows: List[Dict[str, Any]], path: Path, title: str) -> None:
+    """Grouped bars: each implementation relative to bmqtool (= 1) per row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = []
+    series: Dict[str, List[float]] = {"ours": [], "official": []}
+    for row in rows:
+        values = row["values"]
+        reference = values.get("bmqtool")
+        if not reference or row.get("no_ratio"):
+            continue
+        labels.append(row["label"].replace(" (msgs/s)", "").replace(" (us)", "").replace(" (MB)", ""))
+        for name in series:
+            value = values.get(name)
+            if not value:
+                series[name].append(0.0)
+            elif row["lower_is_better"]:
+                series[name].append(reference / value)
+            else:
+                series[name].append(value / reference)
+    figure, axes = plt.subplots(figsize=(11, 5.5))
+    width = 0.38
+    positions = range(len(labels))
+    colors = {"ours": "#2b6cb0", "official": "#a0aec0"}
+    for offset, name in ((-width / 2, "ours"), (width / 2, "official")):
+        bars = axes.bar([p + offset for p in positions], series[name], width, label=name, color=colors[name])
+        for bar, value in zip(bars, series[name]):
+            if value:
+                axes.annotate(f"{value:.2f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                              ha="center", va="bottom", fontsize=8)
+    axes.axhline(1.0, color="#c53030", linewidth=1, linestyle="--", label="bmqtool (C++) = 1")
+    axes.set_xticks(list(positions))
+    axes.set_xticklabels(labels, rotation=25, ha="right", fontsize=9)
+    axes.set_ylabel("relative to bmqtool (higher is better)")
+    axes.set_title(title)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=200_000, help="messages per throughput run")
-    parser.add_argument("--size", type=int, default=1024, help="payload bytes")
+    parser.add_argument("--count", type=int, default=200_000, help="messages per throughput run (64 KiB: a tenth)")
     parser.add_argument("--rate", type=float, default=5000.0, help="messages/s of the latency run")
     parser.add_argument("--latency-count", type=int, default=25_000, help="messages of the latency run")
+    parser.add_argument("--soak-count", type=int, default=1_000_000, help="messages of the memory soak")
     parser.add_argument("--no-official", action="store_true", help="skip the wheel from PyPI")
     parser.add_argument("--no-bmqtool", action="store_true", help="skip the C++ bmqtool")
+    parser.add_argument("--no-soak", action="store_true", help="skip the memory soak and the paused-broker run")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke test")
-    parser.add_argument("--output", type=Path, default=HERE / "results", help="folder for the JSON report")
+    parser.add_argument("--output", type=Path, default=HERE / "results", help="folder for the JSON and PNG")
     args = parser.parse_args()
     if args.quick:
-        args.count, args.latency_count = 5_000, 1_000
+        args.count, args.latency_count, args.soak_count = 5_000, 1_000, 20_000
+    try:
+        import matplotlib  # noqa: F401  (checked before a long run, not after)
+    except ImportError:
+        raise SystemExit("the chart needs matplotlib: pip install '.[bench]'") from None
 
-    implementations = {"ours": Path(sys.executable)}
+    pythons: Dict[str, Path] = {"ours": Path(sys.executable)}
     if not args.no_official:
-        implementations["official"] = _official_python()
+        pythons["official"] = _official_python()
+    tool = None
+    if not args.no_bmqtool:
+        tool = find_broker_executable().parent / "bmqtool.tsk"
+        if not tool.exists():
+            raise SystemExit(f"{tool} not found (or pass --no-bmqtool)")
 
-    results: Dict[str, Dict[str, Any]] = {}
+    results: Dict[str, Dict[str, Dict[str, Any]]] = {}
     with start_broker() as broker:
-        for name, python in implementations.items():
-            queue = f"bmq://{DOMAIN}/{name}-{os.getpid()}"
-            print(f"[{name}] produce {args.count} x {args.size} B with ACKs ...", flush=True)
-            produced = _python_workload(python, "produce", broker.uri, queue, args)
-            print(f"[{name}] consume {args.count} with confirm ...", flush=True)
-            consumed = _python_workload(python, "consume", broker.uri, queue, args)
-            print(f"[{name}] latency at {args.rate:.0f} msgs/s ...", flush=True)
-            latency = _python_workload(python, "latency", broker.uri, queue + "-latency", args)
-            results[name] = {"produce": produced, "consume": consumed, "latency": latency}
-        if not args.no_bmqtool:
-            print("[bmqtool] produce and consume ...", flush=True)
-            results["bmqtool"] = _bmqtool_rates(broker.uri, args)
+        steps = _plan(args, broker.uri, broker.process.pid, pythons, tool)
+        progress = _Progress(len(steps))
+        for step in steps:
+            progress.begin(step.label)
+            results.setdefault(step.row, {})[step.column] = step.run()
+            progress.end()
 
-    rows = [
-        ("produce msgs/s (ACKs)", "produce", "msgs_per_s"),
-        ("consume msgs/s (confirm)", "consume", "msgs_per_s"),
-        ("latency p50 us", "latency", "p50_us"),
-        ("latency p99 us", "latency", "p99_us"),
-        ("peak RSS MB (produce)", "produce", "peak_rss_mb"),
-    ]
-    names = list(results)
+    lines, rows = _table(results)
     print()
-    print(f"{'':28}" + "".join(f"{n:>12}" for n in names) + f"{'ours/C++':>10}{'ours/off.':>10}")
-    for label, workload, key in rows:
-        values = {n: results[n].get(workload, {}).get(key) for n in names}
-        cells = "".join(f"{values[n]:>12.0f}" if values[n] is not None else f"{'-':>12}" for n in names)
-        print(f"{label:28}{cells}{_ratio(values.get('ours'), values.get('bmqtool')):>10}"
-              f"{_ratio(values.get('ours'), values.get('official')):>10}")
+    print("\n".join(lines))
+    for key in ("soak", "stall"):
+        for column, data in results.get(key, {}).items():
+            shown = {k: v for k, v in data.items() if k != "samples"}
+            print(f"\n{key} ({column}): " + ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
+                                                         for k, v in shown.items()))
+    for row, columns in results.items():
+        basis = columns.get("bmqtool", {}).get("basis")
+        if basis and not basis.endswith("full windows"):
+            print(f"note: bmqtool '{row}' is a {basis}")
     args.output.mkdir(parents=True, exist_ok=True)
-    report = args.output / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    report.write_text(json.dumps({"count": args.count, "size": args.size, "results": results}, indent=2))
-    print(f"\nreport: {report}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    report = args.output / f"bench-{stamp}.json"
+    report.write_text(json.dumps({"count": args.count, "rate": args.rate, "table": rows, "results": results},
+                                 indent=2, default=str))
+    chart = args.output / f"bench-{stamp}.png"
+    _chart(rows, chart, f"blazingmq vs bmqtool (C++) and the PyPI wheel — {args.count} msgs, {stamp}")
+    print(f"\nreport: {report}\nchart:  {chart}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,11 @@ makes a run count.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import resource
+import signal
 import struct
 import sys
 import threading
@@ -24,6 +27,34 @@ import blazingmq
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _rss_mb() -> float:
+    """The resident set size now (not the peak)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024.0 * 1024.0)
+
+
+def _progress(done: int, total: int) -> None:
+    """A line on stderr every tenth of the run, for the runner's display."""
+    if total >= 10 and done % (total // 10) == 0:
+        print(f"progress {done}/{total}", file=sys.stderr, flush=True)
+
+
+class _CpuMeter:
+    """CPU seconds and context switches of this process over a run: on a
+    shared machine, CPU per message moves less than the wall clock."""
+
+    def __init__(self) -> None:
+        self._start = resource.getrusage(resource.RUSAGE_SELF)
+
+    def report(self, messages: int) -> Dict[str, float]:
+        end = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (end.ru_utime - self._start.ru_utime) + (end.ru_stime - self._start.ru_stime)
+        return {
+            "cpu_us_per_msg": cpu * 1e6 / max(messages, 1),
+            "context_switches": (end.ru_nvcsw - self._start.ru_nvcsw) + (end.ru_nivcsw - self._start.ru_nivcsw),
+        }
 
 
 def produce(args: argparse.Namespace) -> Dict[str, Any]:
@@ -44,15 +75,27 @@ def produce(args: argparse.Namespace) -> Dict[str, Any]:
 
     with blazingmq.Session(lambda event: None, broker=args.broker) as session:
         session.open_queue(args.queue, write=True)
+        cpu = _CpuMeter()
         start = time.perf_counter()
-        for _ in range(args.count):
-            session.post(args.queue, payload, on_ack=on_ack)
+        if args.batch > 1:
+            # post_many (this package only): `batch` messages per call.
+            batch = [payload] * args.batch
+            sent = 0
+            while sent < args.count:
+                chunk = batch if args.count - sent >= args.batch else batch[: args.count - sent]
+                session.post_many(args.queue, chunk, on_ack=on_ack)
+                sent += len(chunk)
+        else:
+            for _ in range(args.count):
+                session.post(args.queue, payload, on_ack=on_ack)
         posted = time.perf_counter()
         if not done.wait(args.timeout):
             raise SystemExit(f"only {acked} of {args.count} ACKs arrived")
         end = time.perf_counter()
+        usage = cpu.report(args.count)
         session.close_queue(args.queue)
     return {
+        **usage,
         "messages": args.count,
         "acked": acked,
         "failed": failed,
@@ -79,14 +122,17 @@ def consume(args: argparse.Namespace) -> Dict[str, Any]:
 
     options = blazingmq.QueueOptions(max_unconfirmed_messages=100_000, max_unconfirmed_bytes=1 << 30)
     with blazingmq.Session(lambda event: None, on_message=on_message, broker=args.broker) as session:
+        cpu = _CpuMeter()
         start = time.perf_counter()
         session.open_queue(args.queue, read=True, options=options)
         if not done.wait(args.timeout):
             raise SystemExit(f"only {received} of {args.count} messages arrived")
         end = time.perf_counter()
+        usage = cpu.report(received)
         session.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
         session.close_queue(args.queue)
     return {
+        **usage,
         "messages": received,
         "seconds": end - start,
         "msgs_per_s": received / (end - start),
@@ -137,17 +183,137 @@ def latency(args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
+def soak(args: argparse.Namespace) -> Dict[str, Any]:
+    """Produce and consume ``count`` messages through one queue in one
+    process, at most ``window`` un-ACKed posts in flight, and report how
+    resident memory and the number of Python objects moved after warm-up."""
+    payload = b"s" * args.size
+    in_flight = threading.BoundedSemaphore(args.window)
+    received = 0
+    acked = 0
+    failed = 0
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def on_ack(ack: Any) -> None:
+        nonlocal acked, failed
+        if ack.status != blazingmq.AckStatus.SUCCESS:
+            failed += 1
+        acked += 1
+        in_flight.release()
+
+    def on_message(message: Any, handle: Any) -> None:
+        nonlocal received
+        handle.confirm()
+        with lock:
+            received += 1
+            if received == args.count:
+                done.set()
+
+    warm_up = max(1, args.count // 10)
+    samples: List[Dict[str, float]] = []
+    options = blazingmq.QueueOptions(max_unconfirmed_messages=10_000, max_unconfirmed_bytes=1 << 28)
+    with blazingmq.Session(lambda event: None, on_message=on_message, broker=args.broker) as session:
+        session.open_queue(args.queue, read=True, write=True, options=options)
+        start = time.perf_counter()
+        for number in range(1, args.count + 1):
+            in_flight.acquire()
+            session.post(args.queue, payload, on_ack=on_ack)
+            if number % warm_up == 0:
+                gc.collect()
+                samples.append({"messages": number, "rss_mb": _rss_mb(), "objects": len(gc.get_objects())})
+                _progress(number, args.count)
+        if not done.wait(args.timeout):
+            raise SystemExit(f"only {received} of {args.count} messages arrived")
+        end = time.perf_counter()
+        session.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
+        session.close_queue(args.queue)
+    after_warm_up = samples[0]
+    last = samples[-1]
+    return {
+        "messages": received,
+        "acked": acked,
+        "failed": failed,
+        "msgs_per_s": received / (end - start),
+        "rss_after_warm_up_mb": after_warm_up["rss_mb"],
+        "rss_end_mb": last["rss_mb"],
+        "rss_growth_mb": last["rss_mb"] - after_warm_up["rss_mb"],
+        "python_objects_growth": last["objects"] - after_warm_up["objects"],
+        "samples": samples,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def stall(args: argparse.Namespace) -> Dict[str, Any]:
+    """Produce ``count`` messages with ACKs while the broker (``--broker-pid``)
+    is paused with SIGSTOP for ``--pause`` seconds a quarter of the way in:
+    with a generous ``channel_write_timeout``, posts wait and every message
+    is acknowledged."""
+    payload = b"t" * args.size
+    acked = 0
+    failed = 0
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def on_ack(ack: Any) -> None:
+        nonlocal acked, failed
+        with lock:
+            acked += 1
+            if ack.status != blazingmq.AckStatus.SUCCESS:
+                failed += 1
+            if acked == args.count:
+                done.set()
+
+    def pause_broker() -> None:
+        os.kill(args.broker_pid, signal.SIGSTOP)
+        time.sleep(args.pause)
+        os.kill(args.broker_pid, signal.SIGCONT)
+
+    pauser = threading.Thread(target=pause_broker)
+    with blazingmq.Session(
+        lambda event: None, broker=args.broker, channel_write_timeout=args.pause * 10
+    ) as session:
+        session.open_queue(args.queue, write=True)
+        start = time.perf_counter()
+        try:
+            for number in range(args.count):
+                if number == args.count // 4:
+                    pauser.start()
+                session.post(args.queue, payload, on_ack=on_ack)
+        finally:
+            if pauser.is_alive() or pauser.ident is not None:
+                pauser.join()
+        if not done.wait(args.timeout):
+            raise SystemExit(f"only {acked} of {args.count} ACKs arrived")
+        end = time.perf_counter()
+        session.close_queue(args.queue)
+    return {
+        "messages": args.count,
+        "acked": acked,
+        "failed": failed,
+        "paused_s": args.pause,
+        "seconds": end - start,
+        "msgs_per_s": args.count / (end - start),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("workload", choices=["produce", "consume", "latency"])
+    parser.add_argument("workload", choices=["produce", "consume", "latency", "soak", "stall"])
     parser.add_argument("--broker", required=True)
     parser.add_argument("--queue", required=True)
     parser.add_argument("--count", type=int, default=200_000)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--batch", type=int, default=1, help="produce: messages per post_many call")
+    parser.add_argument("--window", type=int, default=2000, help="soak: un-ACKed posts in flight")
+    parser.add_argument("--broker-pid", type=int, default=0, help="stall: the broker to pause")
+    parser.add_argument("--pause", type=float, default=3.0, help="stall: seconds the broker is paused")
     args = parser.parse_args()
-    result = {"produce": produce, "consume": consume, "latency": latency}[args.workload](args)
+    workloads = {"produce": produce, "consume": consume, "latency": latency, "soak": soak, "stall": stall}
+    result = workloads[args.workload](args)
     result["blazingmq"] = getattr(blazingmq, "__version__", "?")
     json.dump(result, sys.stdout)
     print()

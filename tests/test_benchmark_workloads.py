@@ -27,3 +27,23 @@ def test_produce_consume_and_latency_workloads(bmq_broker_uri):
                    "--count", "200", "--rate", "2000")
     assert latency["messages"] == 200
     assert 0 < latency["p50_us"] <= latency["p99_us"]
+
+
+def test_batched_produce_soak_and_stall_workloads(bmq_broker_uri, tmp_path):
+    from blazingmq.testing import start_broker
+
+    queue = "bmq://bmq.bench.mem.priority/workload-batch"
+    produced = _run("produce", "--broker", bmq_broker_uri, "--queue", queue, "--count", "305", "--batch", "10")
+    assert produced["acked"] == 305 and produced["failed"] == 0
+    consumed = _run("consume", "--broker", bmq_broker_uri, "--queue", queue, "--count", "305")
+    assert consumed["messages"] == 305
+
+    soak = _run("soak", "--broker", bmq_broker_uri, "--queue", queue + "-soak", "--count", "2000", "--window", "100")
+    assert soak["messages"] == soak["acked"] == 2000 and soak["failed"] == 0
+    assert len(soak["samples"]) == 10 and soak["python_objects_growth"] < 1000
+
+    with start_broker(tmp_path / "broker") as broker:
+        stalled = _run("stall", "--broker", broker.uri, "--queue", queue + "-stall", "--count", "2000",
+                       "--broker-pid", str(broker.process.pid), "--pause", "1")
+    assert stalled["acked"] == 2000 and stalled["failed"] == 0
+    assert stalled["seconds"] >= 1.0  # the pause really happened

@@ -1,6 +1,6 @@
 """Type stub of the compiled module ``blazingmq._ext``."""
 
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 QUEUE_NOT_OPEN: int
 BW_LIMIT: int
@@ -18,11 +18,16 @@ class HealthMonitorHandle:
     def set_healthy(self) -> None: ...
     def set_unhealthy(self) -> None: ...
 
-_QueueOptionsTuple = Tuple[Optional[int], Optional[int], Optional[int], Optional[bool]]
+_SubscriptionTuple = Tuple[int, Any, Optional[int], Optional[int], Optional[int]]
+_QueueOptionsTuple = Tuple[
+    Optional[int], Optional[int], Optional[int], Optional[bool], Optional[List[_SubscriptionTuple]]
+]
 
 class SessionHandle:
     on_message: Optional[Callable[..., Any]]
     stopped: bool
+    receiver_token: object
+    subscriptions: Dict[int, Any]
     def __init__(
         self,
         owner: Any,
@@ -44,20 +49,29 @@ class SessionHandle:
         open_queue_timeout: Optional[float],
         configure_queue_timeout: Optional[float],
         close_queue_timeout: Optional[float],
+        authn_credential: Union[None, Tuple[bytes, bytes], Callable[[], Optional[Tuple[bytes, bytes]]]] = ...,
     ) -> None: ...
     def abandon(self) -> None: ...
-    def start(self, timeout: Optional[float]) -> int: ...
+    def start_async(self, timeout: Optional[float]) -> int: ...
     def stop(self) -> None: ...
     def reserve_queue_slot(self, uri: str) -> int: ...
     def release_queue_slot(self, slot: int) -> None: ...
-    def open_queue(
-        self, slot: int, uri: str, flags: int, options: _QueueOptionsTuple, timeout: Optional[float]
-    ) -> Tuple[int, str, str]: ...
-    def configure_queue(
-        self, slot: int, options: _QueueOptionsTuple, timeout: Optional[float]
-    ) -> Tuple[int, str, str]: ...
-    def close_queue(self, slot: int, timeout: Optional[float]) -> Tuple[int, str, str]: ...
-    def get_queue_options(self, slot: int) -> Optional[Tuple[int, int, int, bool]]: ...
+    def open_queue_async(
+        self,
+        slot: int,
+        uri: str,
+        flags: int,
+        options: _QueueOptionsTuple,
+        timeout: Optional[float],
+        request_id: int,
+    ) -> int: ...
+    def configure_queue_async(
+        self, slot: int, options: _QueueOptionsTuple, timeout: Optional[float], request_id: int
+    ) -> int: ...
+    def close_queue_async(self, slot: int, timeout: Optional[float], request_id: int) -> int: ...
+    def get_queue_options(
+        self, slot: int
+    ) -> Optional[Tuple[int, int, int, bool, Optional[List[Tuple[int, str, Optional[int], Optional[int], Optional[int]]]]]]: ...
     def post(
         self,
         slot: int,
@@ -66,6 +80,15 @@ class SessionHandle:
         on_ack: Optional[Callable[..., Any]],
         compression: int,
     ) -> Tuple[int, int]: ...
+    def post_batch(
+        self,
+        slot: int,
+        payloads: List[bytes],
+        properties: Optional[List[Tuple[bytes, int, Any]]],
+        on_ack: Optional[Callable[..., Any]],
+        compression: int,
+    ) -> Tuple[int, int, int]: ...
+    def confirm_batch(self, slots: List[int], guids: List[bytes]) -> int: ...
     def wait_for_channel(self, timeout: float) -> bool: ...
     def confirm(self, slot: int, guid: bytes) -> int: ...
     @property

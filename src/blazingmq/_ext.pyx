@@ -39,6 +39,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
     enum:
         k_QUEUE_NOT_OPEN
         k_TIMED_OUT
+        k_OPERATION_RESULT
 
     cdef cppclass SessionEventInfo:
         int type
@@ -46,6 +47,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         string statusName
         string description
         int queueSlot
+        long long requestId
 
     cdef cppclass Session
 
@@ -55,6 +57,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         MessageEvent messageEvent
 
     ctypedef void (*EventBatchFn)(Session*, const vector[PendingEvent]&) noexcept
+    ctypedef cbool (*AuthnCredentialFn)(void*, string*, string*) noexcept
 
     cdef cppclass HealthMonitor:
         HealthMonitor() except +
@@ -76,6 +79,22 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         double openQueueTimeout
         double configureQueueTimeout
         double closeQueueTimeout
+        cbool hasAuthnCredential
+        string authnMechanism
+        string authnData
+        AuthnCredentialFn authnCredentialFn
+        void* authnCredentialContext
+
+    cdef cppclass SubscriptionSpec:
+        SubscriptionSpec()
+        long long id
+        string expression
+        cbool hasMaxUnconfirmedMessages
+        int maxUnconfirmedMessages
+        cbool hasMaxUnconfirmedBytes
+        int maxUnconfirmedBytes
+        cbool hasConsumerPriority
+        int consumerPriority
 
     cdef cppclass QueueOptionsSpec:
         cbool hasMaxUnconfirmedMessages
@@ -86,28 +105,28 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         int consumerPriority
         cbool hasSuspendsOnBadHostHealth
         cbool suspendsOnBadHostHealth
-
-    cdef cppclass QueueResult:
-        int status
-        string statusName
-        string description
+        cbool hasSubscriptions
+        vector[SubscriptionSpec] subscriptions
 
     cdef cppclass Session:
         Session(const SessionConfig&, void*, EventBatchFn) except +
-        int start(double)
+        int startAsync(double)
         void stop()
         cbool isStopping()
         void detach()
         void* context()
         int reserveQueueSlot()
         void releaseQueueSlot(int)
-        void openQueue(QueueResult*, int, const string&, unsigned long long,
-                       const QueueOptionsSpec&, double)
-        void configureQueue(QueueResult*, int, const QueueOptionsSpec&, double)
-        void closeQueue(QueueResult*, int, double)
+        int openQueueAsync(int, const string&, unsigned long long,
+                           const QueueOptionsSpec&, double, long long)
+        int configureQueueAsync(int, const QueueOptionsSpec&, double, long long)
+        int closeQueueAsync(int, double, long long)
         int getQueueOptions(QueueOptionsSpec*, int)
         int post(int*, int, const char*, size_t, const MessageProperties*,
                  long long, int)
+        int postBatch(size_t*, int*, int, const char* const*, const size_t*, size_t,
+                      const MessageProperties*, long long, int)
+        int confirmBatch(const int*, const unsigned char*, size_t)
         cbool waitForChannel(double)
         int confirm(int, const unsigned char*)
 
@@ -117,6 +136,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         int eventType()
         int queueSlot()
         long long correlationId()
+        long long subscriptionId()
         int ackStatus()
         cbool hasGuid()
         void loadGuid(unsigned char*)
@@ -232,8 +252,11 @@ def reset_log_bridge_after_fork():
 
 cdef void _fill_queue_options(QueueOptionsSpec* spec, tuple options) except *:
     """``options`` is (max_unconfirmed_messages, max_unconfirmed_bytes,
-    consumer_priority, suspends_on_bad_host_health), each possibly None."""
-    messages, bytes_, priority, suspends = options
+    consumer_priority, suspends_on_bad_host_health, subscriptions), each
+    possibly None; subscriptions are (id, expression: bytes, max messages,
+    max bytes, priority) tuples."""
+    cdef SubscriptionSpec sub
+    messages, bytes_, priority, suspends, subscriptions = options
     if messages is not None:
         spec.hasMaxUnconfirmedMessages = True
         spec.maxUnconfirmedMessages = messages
@@ -246,6 +269,22 @@ cdef void _fill_queue_options(QueueOptionsSpec* spec, tuple options) except *:
     if suspends is not None:
         spec.hasSuspendsOnBadHostHealth = True
         spec.suspendsOnBadHostHealth = suspends
+    if subscriptions is not None:
+        spec.hasSubscriptions = True
+        for sub_id, expression, sub_messages, sub_bytes, sub_priority in subscriptions:
+            sub = SubscriptionSpec()
+            sub.id = sub_id
+            sub.expression = expression
+            if sub_messages is not None:
+                sub.hasMaxUnconfirmedMessages = True
+                sub.maxUnconfirmedMessages = sub_messages
+            if sub_bytes is not None:
+                sub.hasMaxUnconfirmedBytes = True
+                sub.maxUnconfirmedBytes = sub_bytes
+            if sub_priority is not None:
+                sub.hasConsumerPriority = True
+                sub.consumerPriority = sub_priority
+            spec.subscriptions.push_back(sub)
 
 
 cdef int _fill_properties(MessageProperties* props, list properties) except -1:
@@ -276,14 +315,6 @@ cdef int _fill_properties(MessageProperties* props, list properties) except -1:
         if rc != 0:
             raise ValueError(f"Failed to set key {name.decode(errors='replace')!r} with rc: {rc}")
     return 0
-
-
-cdef tuple _queue_result(QueueResult* result):
-    return (
-        result.status,
-        result.statusName.decode(),
-        result.description.decode("utf-8", "replace"),
-    )
 
 
 # --------------------------------------------------------------------------
@@ -322,6 +353,24 @@ cdef extern from *:
 
 
 # --------------------------------------------------------------------------
+# Authentication
+
+cdef cbool _authn_credential(void* provider, string* mechanism, string* data) noexcept with gil:
+    """Called on a libbmq thread when it authenticates: ``provider()``
+    returns ``(mechanism, data)`` as bytes, or None for "no credential".
+    The provider (the Python layer) validates and reports its own errors."""
+    try:
+        credential = (<object>provider)()
+        if credential is None:
+            return False
+        mechanism[0] = <bytes>credential[0]
+        data[0] = <bytes>credential[1]
+        return True
+    except BaseException:
+        return False
+
+
+# --------------------------------------------------------------------------
 # The session
 
 cdef class SessionHandle:
@@ -343,14 +392,23 @@ cdef class SessionHandle:
     cdef object report_exception
     cdef dict queue_uris       # slot -> URI (str), kept until the slot is reused
     cdef dict ack_callbacks    # ACK correlation id -> on_ack
+    # Subscription correlation id -> the Subscription object, filled in by
+    # the Python layer before libbmq can deliver a message that matched it.
+    cdef readonly dict subscriptions
     cdef long long last_ack_id
     cdef readonly bint stopped
+    cdef object authn_provider   # kept alive for libbmq's credential callback
+    # Marks the messages this session received (a token rather than the
+    # handle, so that a kept message does not keep a libbmq session alive).
+    cdef readonly object receiver_token
 
     def __cinit__(self):
         self.session = NULL
         self.queue_uris = {}
         self.ack_callbacks = {}
+        self.subscriptions = {}
         self.last_ack_id = 0
+        self.receiver_token = object()
 
     def __init__(
         self,
@@ -373,7 +431,11 @@ cdef class SessionHandle:
         open_queue_timeout,
         configure_queue_timeout,
         close_queue_timeout,
+        authn_credential=None,
     ):
+        """``authn_credential``: None, a ``(mechanism, data)`` pair of
+        bytes, or a callable returning such a pair or None (called on a
+        libbmq thread)."""
         cdef SessionConfig config
         config.brokerUri = broker_uri
         config.processName = process_name
@@ -391,6 +453,14 @@ cdef class SessionHandle:
         config.closeQueueTimeout = _seconds(close_queue_timeout)
         if monitor is not None:
             bmqpy_setHealthMonitor(&config, monitor.monitor)
+        if callable(authn_credential):
+            self.authn_provider = authn_credential
+            config.authnCredentialFn = _authn_credential
+            config.authnCredentialContext = <void*>self.authn_provider
+        elif authn_credential is not None:
+            config.hasAuthnCredential = True
+            config.authnMechanism = <bytes>authn_credential[0]
+            config.authnData = <bytes>authn_credential[1]
         self.owner_ref = weakref.ref(owner)
         self.events = events
         self.on_message = on_message
@@ -418,13 +488,13 @@ cdef class SessionHandle:
         self.session = NULL
         self.stopped = True
 
-    def start(self, timeout):
-        """Connect; return 0 or a ``bmqt::GenericResult`` code.  Blocks
-        without the GIL."""
+    def start_async(self, timeout):
+        """Start connecting; return 0 or a ``bmqt::GenericResult`` code.  The
+        outcome comes as a ``Connected`` or ``ConnectionTimeout`` event."""
         cdef double seconds = _seconds(timeout)
         cdef int rc
         with nogil:
-            rc = self.session.start(seconds)
+            rc = self.session.startAsync(seconds)
         return rc
 
     def stop(self):
@@ -448,46 +518,65 @@ cdef class SessionHandle:
         """Free the slot of a queue that failed to open."""
         self.session.releaseQueueSlot(slot)
 
-    def open_queue(self, int slot, str uri, unsigned long long flags, tuple options, timeout):
-        """Open ``uri`` in its reserved slot; return (status, status_name,
-        description)."""
-        cdef QueueResult result
+    # The queue operations return at once (0 or QUEUE_NOT_OPEN); their
+    # outcome reaches ``events.operation_done(request_id, ...)`` on the
+    # callback thread.
+
+    def open_queue_async(self, int slot, str uri, unsigned long long flags, tuple options,
+                         timeout, long long request_id):
+        """Start opening ``uri`` in its reserved slot."""
         cdef QueueOptionsSpec spec
         cdef string curi = uri.encode()
         cdef double seconds = _seconds(timeout)
+        cdef int rc
         _fill_queue_options(&spec, options)
         with nogil:
-            self.session.openQueue(&result, slot, curi, flags, spec, seconds)
-        return _queue_result(&result)
+            rc = self.session.openQueueAsync(slot, curi, flags, spec, seconds, request_id)
+        return rc
 
-    def configure_queue(self, int slot, tuple options, timeout):
-        """Return (status, status_name, description)."""
-        cdef QueueResult result
+    def configure_queue_async(self, int slot, tuple options, timeout, long long request_id):
         cdef QueueOptionsSpec spec
         cdef double seconds = _seconds(timeout)
+        cdef int rc
         _fill_queue_options(&spec, options)
         with nogil:
-            self.session.configureQueue(&result, slot, spec, seconds)
-        return _queue_result(&result)
+            rc = self.session.configureQueueAsync(slot, spec, seconds, request_id)
+        return rc
 
-    def close_queue(self, int slot, timeout):
-        """Return (status, status_name, description)."""
-        cdef QueueResult result
+    def close_queue_async(self, int slot, timeout, long long request_id):
         cdef double seconds = _seconds(timeout)
+        cdef int rc
         with nogil:
-            self.session.closeQueue(&result, slot, seconds)
-        return _queue_result(&result)
+            rc = self.session.closeQueueAsync(slot, seconds, request_id)
+        return rc
 
     def get_queue_options(self, int slot):
-        """Return the four queue option fields, or None if not open."""
+        """Return the four queue option fields and the subscriptions (None,
+        or a list of (id, expression, max messages, max bytes, priority),
+        None for a field the subscription leaves to the queue), or None if
+        the queue is not open."""
         cdef QueueOptionsSpec spec
+        cdef SubscriptionSpec sub
         if self.session.getQueueOptions(&spec, slot) != 0:
             return None
+        subscriptions = None
+        if spec.hasSubscriptions:
+            subscriptions = [
+                (
+                    sub.id,
+                    sub.expression.decode("utf-8", "replace"),
+                    sub.maxUnconfirmedMessages if sub.hasMaxUnconfirmedMessages else None,
+                    sub.maxUnconfirmedBytes if sub.hasMaxUnconfirmedBytes else None,
+                    sub.consumerPriority if sub.hasConsumerPriority else None,
+                )
+                for sub in spec.subscriptions
+            ]
         return (
             spec.maxUnconfirmedMessages,
             spec.maxUnconfirmedBytes,
             spec.consumerPriority,
             spec.suspendsOnBadHostHealth,
+            subscriptions,
         )
 
     def post(self, int slot, bytes data, list properties, on_ack, int compression):
@@ -533,6 +622,72 @@ cdef class SessionHandle:
             del self.ack_callbacks[ack_id]
         return rc, build_result
 
+    def post_batch(self, int slot, list payloads, list properties, on_ack, int compression):
+        """Post every payload of ``payloads`` (a list of non-empty bytes) to
+        one queue, packed into as few PUT events as fit.  The same
+        ``properties`` and ``on_ack`` serve every message; each message gets
+        its own ACK.  Return ``(post_result, build_result, posted)``:
+        ``posted`` messages were taken by libbmq (the first ones); on
+        BW_LIMIT the caller waits and posts the rest."""
+        cdef size_t count = len(payloads)
+        cdef vector[const char*] pointers
+        cdef vector[size_t] lengths
+        cdef MessageProperties* props = NULL
+        cdef long long first_ack_id = 0
+        cdef int build_result = 0
+        cdef int rc = 0
+        cdef size_t posted = 0
+        cdef size_t i
+        cdef bytes payload
+        pointers.reserve(count)
+        lengths.reserve(count)
+        for payload in payloads:
+            pointers.push_back(PyBytes_AS_STRING(payload))
+            lengths.push_back(PyBytes_GET_SIZE(payload))
+        if properties is not None:
+            props = new MessageProperties()
+        try:
+            if props != NULL:
+                _fill_properties(props, properties)
+            if on_ack is not None:
+                first_ack_id = self.last_ack_id + 1
+                self.last_ack_id += count
+                # Registered before posting: ACKs may arrive before
+                # `postBatch` returns.
+                for i in range(count):
+                    self.ack_callbacks[first_ack_id + <long long>i] = on_ack
+            with nogil:
+                rc = self.session.postBatch(&posted, &build_result, slot, pointers.data(),
+                                            lengths.data(), count, props, first_ack_id,
+                                            compression)
+        finally:
+            del props
+        if first_ack_id != 0:
+            # No ACK will come for the messages libbmq did not take.
+            for i in range(posted, count):
+                del self.ack_callbacks[first_ack_id + <long long>i]
+        return rc, build_result, posted
+
+    def confirm_batch(self, list slots, list guids):
+        """Confirm messages (``slots[i]``, 16-byte ``guids[i]``) in one
+        CONFIRM event; return libbmq's result code."""
+        cdef size_t count = len(slots)
+        cdef vector[int] slot_array
+        cdef string guid_array
+        cdef bytes guid
+        cdef size_t i
+        slot_array.reserve(count)
+        guid_array.reserve(16 * count)
+        for i in range(count):
+            slot_array.push_back(slots[i])
+            guid = guids[i]
+            guid_array.append(PyBytes_AS_STRING(guid), 16)
+        cdef int rc
+        with nogil:
+            rc = self.session.confirmBatch(slot_array.data(),
+                                           <const unsigned char*>guid_array.data(), count)
+        return rc
+
     def wait_for_channel(self, double timeout):
         """Wait up to ``timeout`` seconds, without the GIL, for a full channel
         to drain; return whether it did."""
@@ -573,6 +728,14 @@ cdef void _on_events(Session* session, const vector[PendingEvent]& events) noexc
 
 cdef void _on_session_event(SessionHandle handle, const SessionEventInfo& info) noexcept:
     try:
+        if info.type == k_OPERATION_RESULT:
+            handle.events.operation_done(
+                info.requestId,
+                info.status,
+                info.statusName.decode(),
+                info.description.decode("utf-8", "replace"),
+            )
+            return
         queue_uri = None
         if info.queueSlot >= 0:
             queue_uri = handle.queue_uris.get(info.queueSlot)
@@ -628,6 +791,7 @@ cdef int _deliver_acks(SessionHandle handle, MessageCursor* cursor) except -1:
 
 cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -1:
     cdef dict uris = handle.queue_uris
+    cdef dict subscriptions = handle.subscriptions
     cdef object on_message = handle.on_message
     cdef MessageProperties props
     cdef bytes data
@@ -648,15 +812,19 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
         message.data = data
         message.guid = _guid(cursor)
         message.queue_uri = uris.get(cursor.queueSlot(), "")
+        message._receiver = handle.receiver_token
+        message.subscription = subscriptions.get(cursor.subscriptionId()) if subscriptions else None
         if cursor.hasProperties():
             props.clear()
             if cursor.loadProperties(&props) == 0:
                 message.properties, message.property_types = _convert_properties(
                     handle, props)
             else:
-                message.properties, message.property_types = {}, {}
+                message.properties = {}
+                message.property_types = {}
         else:
-            message.properties, message.property_types = {}, {}
+            message.properties = {}
+            message.property_types = {}
         message_handle = MessageHandle.__new__(MessageHandle)
         message_handle._message = message
         message_handle._session = owner

@@ -14,6 +14,7 @@ from ._typing import PropertyTypeDict, PropertyValueDict
 from .exceptions import Error
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._options import Subscription
     from ._session import Session
 
 __all__ = ["Ack", "Message", "MessageHandle"]
@@ -33,19 +34,26 @@ class Message:
         properties (dict): The message properties, name to value.
         property_types (dict): The type of each property, name to
             :class:`PropertyType` (same keys as ``properties``).
+        subscription (Subscription | None): The subscription (the very
+            object given in :class:`QueueOptions`) whose expression the
+            message matched, or None if the queue has no subscriptions.
 
     Created by the SDK and passed to ``on_message``; constructing one
-    raises :class:`~blazingmq.exceptions.Error`.  Its attributes are plain values and
-    may be read from any thread.
+    raises :class:`~blazingmq.exceptions.Error`.  Its attributes are plain
+    values and may be read from any thread.
     """
 
-    __slots__ = ("data", "guid", "queue_uri", "properties", "property_types")
+    # `_receiver`: the token of the session that received it, so that
+    # another session refuses to confirm it.
+    __slots__ = ("data", "guid", "queue_uri", "properties", "property_types", "subscription", "_receiver")
 
     data: bytes
     guid: bytes
     queue_uri: str
     properties: PropertyValueDict
     property_types: PropertyTypeDict
+    subscription: Optional["Subscription"]
+    _receiver: object
 
     def __init__(self) -> None:
         raise Error("The Message class does not have a public constructor.")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
+import itertools
 import os
 import sys
 import threading
@@ -10,14 +12,14 @@ import time
 import traceback
 import warnings
 import weakref
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import _ext
 from ._logging import start_log_forwarding
 from ._enums import CompressionAlgorithmType, PropertyType
 from ._messages import Ack, Message, MessageHandle
 from ._monitors import BasicHealthMonitor
-from ._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Timeouts
+from ._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Subscription, Timeouts
 from ._properties import encode_properties
 from ._typing import PropertyValueDict
 from ._version import __version__
@@ -46,14 +48,28 @@ _QUEUE_READ = 1 << 1  # bmqt::QueueFlags::e_READ
 _QUEUE_WRITE = 1 << 2  # bmqt::QueueFlags::e_WRITE
 _MAX_PAYLOAD = 64 * 1024 * 1024
 _TIMEOUT_CODE = -2  # bmqt::GenericResult::e_TIMEOUT
+_CANCELED_CODE = -4  # bmqt::GenericResult::e_CANCELED
+_CONNECTED = 1  # bmqt::SessionEventType::e_CONNECTED
+_CONNECTION_TIMEOUT = 6  # bmqt::SessionEventType::e_CONNECTION_TIMEOUT
 _DEFAULT_BROKER = "tcp://localhost:30114"
 _DEFAULT_CHANNEL_WRITE_TIMEOUT = 5.0
 # How long one wait without the GIL lasts before signals are checked.
 _WAIT_SLICE = 0.1
 
+# Ids of queue operations in flight, unique across sessions.
+_request_ids = itertools.count(1)
+
 OnSessionEvent = Callable[[SessionEvent], Any]
+OnOperationDone = Callable[[int, str, str], None]
 OnMessage = Callable[[Message, MessageHandle], Any]
 OnAck = Callable[[Ack], Any]
+AuthnCredential = Tuple[str, bytes]
+AuthnCredentialOption = Union[None, AuthnCredential, Callable[[], Optional[AuthnCredential]]]
+
+_AUTHN_CREDENTIAL_RULE = (
+    "authn_credential must be None, a (mechanism, data) pair of str and bytes, "
+    "or a callable returning such a pair or None"
+)
 
 
 def _report_callback_exception() -> None:
@@ -66,6 +82,43 @@ def _report_callback_exception() -> None:
         traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
     except Exception:  # pragma: no cover - stderr itself is broken
         pass
+
+
+def _encode_credential(credential: Any, source: str) -> Tuple[bytes, bytes]:
+    """``(mechanism, data)`` as bytes for libbmq.  Error messages name the
+    types, never the values: the data is a secret."""
+    if not isinstance(credential, tuple) or len(credential) != 2:
+        raise TypeError(f"{source}: {_AUTHN_CREDENTIAL_RULE}, not {type(credential).__name__!r}")
+    mechanism, data = credential
+    if not isinstance(mechanism, str):
+        raise TypeError(f"{source}: the mechanism must be a str, not {type(mechanism).__name__!r}")
+    if not mechanism:
+        raise ValueError(f"{source}: the mechanism must not be empty")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{source}: the data must be bytes, not {type(data).__name__!r}")
+    return mechanism.encode("utf-8"), bytes(data)
+
+
+class _CredentialProvider:
+    """Calls the program's ``authn_credential`` callable on the libbmq
+    thread that authenticates.  A failure (an exception, or a value of the
+    wrong kind) is printed like a callback's and means "no credential", so
+    libbmq fails that connection attempt instead of the thread dying."""
+
+    __slots__ = ("_provide",)
+
+    def __init__(self, provide: Callable[[], Optional[AuthnCredential]]) -> None:
+        self._provide = provide
+
+    def __call__(self) -> Optional[Tuple[bytes, bytes]]:
+        try:
+            credential = self._provide()
+            if credential is None:
+                return None
+            return _encode_credential(credential, "the value returned by authn_credential")
+        except BaseException:
+            _report_callback_exception()
+            return None
 
 
 def _check_timeout(value: Any) -> Optional[float]:
@@ -91,14 +144,41 @@ def _process_name() -> str:
     return os.path.abspath(path) if path else "py:UNKNOWN"
 
 
-def _queue_options_tuple(options: QueueOptions) -> Tuple[Any, Any, Any, Any]:
+# Correlation ids of subscription handles.  Far above the queue slots (the
+# queues' correlation ids), so that the two can never be confused.
+_subscription_ids = itertools.count(1 << 40)
+
+
+def _check_queue_options(options: QueueOptions) -> None:
     if not isinstance(options, QueueOptions):
         raise TypeError(f"options must be a QueueOptions, not {type(options).__name__!r}")
+    for name in ("max_unconfirmed_messages", "max_unconfirmed_bytes", "consumer_priority"):
+        value = getattr(options, name)
+        # libbmq keeps these in 32-bit ints; the broker judges values inside.
+        if value is not None and not -(2**31) <= value < 2**31:
+            raise ValueError(f"{name} must fit in 32 bits (between {-(2**31)} and {2**31 - 1}), was {value}")
+
+
+def _queue_options_tuple(
+    options: QueueOptions, subscriptions: Optional[List[Tuple[int, Subscription]]]
+) -> Tuple[Any, Any, Any, Any, Any]:
     return (
         options.max_unconfirmed_messages,
         options.max_unconfirmed_bytes,
         options.consumer_priority,
         options.suspends_on_bad_host_health,
+        None
+        if subscriptions is None
+        else [
+            (
+                subscription_id,
+                subscription.expression.encode(),
+                subscription.max_unconfirmed_messages,
+                subscription.max_unconfirmed_bytes,
+                subscription.consumer_priority,
+            )
+            for subscription_id, subscription in subscriptions
+        ],
     )
 
 
@@ -108,14 +188,57 @@ class _EventSink:
     to the :class:`Session`, so events (``Disconnected`` included) still
     arrive while a dropped session is being stopped."""
 
-    __slots__ = ("_on_session_event",)
+    __slots__ = ("_on_session_event", "_operations", "_connecting")
 
     def __init__(self, on_session_event: OnSessionEvent) -> None:
         self._on_session_event = on_session_event
+        # Queue operations in flight: request id -> completion, called on
+        # the callback thread with (status, status name, description).
+        self._operations: Dict[int, OnOperationDone] = {}
+        # Completed by the outcome of `start_async`.
+        self._connecting: "Optional[concurrent.futures.Future[None]]" = None
+
+    def expect_connection(self) -> "concurrent.futures.Future[None]":
+        future: "concurrent.futures.Future[None]" = concurrent.futures.Future()
+        self._connecting = future
+        return future
+
+    def add_operation(self, on_done: OnOperationDone) -> int:
+        request_id = next(_request_ids)
+        self._operations[request_id] = on_done
+        return request_id
+
+    def operation_done(self, request_id: int, status: int, status_name: str, description: str) -> None:
+        on_done = self._operations.pop(request_id, None)
+        if on_done is not None:
+            on_done(status, status_name, description)
+
+    def cancel_all(self) -> None:
+        """Fail what is still waited for: the session has stopped, so no
+        outcome will come."""
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None and connecting.set_running_or_notify_cancel():
+            connecting.set_exception(Error("Failed to start session: the session was stopped"))
+        while self._operations:
+            _, on_done = self._operations.popitem()
+            on_done(_CANCELED_CODE, "CANCELED", "the session was stopped")
 
     def session_event(
         self, event_type: int, status: int, status_name: str, description: str, queue_uri: Optional[str]
     ) -> None:
+        connecting = self._connecting
+        if connecting is not None and event_type in (_CONNECTED, _CONNECTION_TIMEOUT):
+            self._connecting = None
+            if event_type == _CONNECTION_TIMEOUT:
+                # Reported by the constructor's exception, not as an event.
+                if connecting.set_running_or_notify_cancel():
+                    connecting.set_exception(BrokerTimeoutError("Failed to start session: TIMEOUT"))
+                return
+            # `Connected` reaches the program before the constructor returns.
+            self._deliver(EVENT_CLASS_BY_TYPE[_CONNECTED](None))
+            if connecting.set_running_or_notify_cancel():
+                connecting.set_result(None)
+            return
         failure = f"{description}: {status_name} ({status})" if status != 0 else None
         event: SessionEvent
         queue_classes = QUEUE_EVENT_CLASSES_BY_TYPE.get(event_type)
@@ -145,13 +268,39 @@ class _EventSink:
 class _Queue:
     """What the session knows of one open queue."""
 
-    __slots__ = ("slot", "read", "write", "closing")
+    __slots__ = ("slot", "read", "write", "closing", "subscription_ids")
 
     def __init__(self, slot: int, read: bool, write: bool) -> None:
         self.slot = slot
         self.read = read
         self.write = write
         self.closing = False
+        # The correlation ids this queue's subscriptions were given, kept
+        # until the queue closes: messages that matched a subscription that
+        # a configure has since replaced may still be on their way.
+        self.subscription_ids: Dict[int, Subscription] = {}
+
+    def assign_subscription_ids(
+        self, options: QueueOptions
+    ) -> Tuple[Optional[List[Tuple[int, Subscription]]], List[int]]:
+        """Return ``(id, subscription)`` pairs for ``options.subscriptions``
+        (None if it is None) and the ids that are new.  A subscription
+        object given again keeps its id, so libbmq updates it in place."""
+        if options.subscriptions is None:
+            return None, []
+        pairs = []
+        new_ids = []
+        for subscription in options.subscriptions:
+            for known_id, known in self.subscription_ids.items():
+                if known is subscription:
+                    subscription_id = known_id
+                    break
+            else:
+                subscription_id = next(_subscription_ids)
+                self.subscription_ids[subscription_id] = subscription
+                new_ids.append(subscription_id)
+            pairs.append((subscription_id, subscription))
+        return pairs, new_ids
 
 
 # Sessions still running, stopped by the `atexit` hook so that
@@ -217,6 +366,13 @@ class Session:
         channel_write_timeout: Seconds a post waits for a full channel before
             it raises :class:`~blazingmq.exceptions.BandwidthLimitError`
             (default 5).
+        authn_credential: How the session authenticates with the broker: a
+            ``(mechanism, data)`` pair such as ``("BASIC", b"user:password")``,
+            or a callable returning such a pair (or None for "no
+            credential"), called on a libbmq thread each time libbmq
+            (re)authenticates.  None (default): no authentication request;
+            the broker decides whether anonymous clients are allowed.  The
+            credential is never logged.
 
     The arguments after ``on_session_event`` are meant to be passed by
     keyword, but (for compatibility) are accepted positionally, except
@@ -258,6 +414,7 @@ class Session:
         stats_dump_interval: Optional[Union[int, float]] = None,
         *,
         channel_write_timeout: Optional[float] = None,
+        authn_credential: AuthnCredentialOption = None,
     ) -> None:
         # Set first, so that __del__ of a half-built session does nothing.
         self._stopped = True
@@ -340,6 +497,12 @@ class Session:
                 raise ValueError(f"channel_write_timeout must be 0 or more, was {channel_write_timeout}")
             self._channel_write_timeout = float(channel_write_timeout)
 
+        authn: Any = None
+        if callable(authn_credential):
+            authn = _CredentialProvider(authn_credential)
+        elif authn_credential is not None:
+            authn = _encode_credential(authn_credential, "authn_credential")
+
         self._on_session_event = on_session_event
         self._on_message = on_message
         self._compression = message_compression_algorithm.value
@@ -350,9 +513,10 @@ class Session:
         self._close_timeout = timeouts.close_queue_timeout
 
         start_log_forwarding()
+        self._events = _EventSink(on_session_event)
         self._handle = _SessionHandle(
             self,
-            _EventSink(on_session_event),
+            self._events,
             on_message,
             _report_callback_exception,
             broker_bytes,
@@ -370,15 +534,58 @@ class Session:
             timeouts.open_queue_timeout,
             timeouts.configure_queue_timeout,
             timeouts.close_queue_timeout,
+            authn,
         )
-        rc = self._handle.start(timeouts.connect_timeout)
+        self._receiver_token = self._handle.receiver_token
+        self._connect_timeout = timeouts.connect_timeout
+        if self._connect_on_init:
+            connected = self._start_future()
+            try:
+                self._wait(connected)
+            except BaseException:
+                # Interrupted (Ctrl-C) or failed: leave nothing running.
+                self._abort_start()
+                raise
+            self._finish_start()
+
+    # Internal hooks for layers that wait their own way (``blazingmq.aio``):
+    # a subclass with ``_connect_on_init = False`` gets a session that has
+    # not started connecting, then awaits ``_start_future()`` and calls
+    # ``_finish_start()`` (or ``_abort_start()`` if that failed).
+    _connect_on_init = True
+
+    def _start_future(self) -> "concurrent.futures.Future[None]":
+        """Start connecting; the future completes on the callback thread,
+        after ``Connected`` has been delivered, or fails with
+        :class:`BrokerTimeoutError`/:class:`Error`."""
+        connected = self._events.expect_connection()
+        rc = self._handle.start_async(self._connect_timeout)
         if rc != 0:
+            self._events._connecting = None
             message = f"Failed to start session: {_generic_result_name(rc)}"
-            if rc == _TIMEOUT_CODE:
-                raise BrokerTimeoutError(message)
-            raise Error(message)
+            connected.set_exception(BrokerTimeoutError(message) if rc == _TIMEOUT_CODE else Error(message))
+        return connected
+
+    def _finish_start(self) -> None:
         self._stopped = False
         _live_sessions.add(self)
+
+    def _abort_start(self) -> None:
+        self._handle.stop()
+        self._events.cancel_all()
+
+    @staticmethod
+    def _wait(future: "concurrent.futures.Future[Any]") -> Any:
+        """Wait for an operation's outcome in short slices with the GIL
+        released, so that Ctrl-C interrupts it at once.  Interrupted, the
+        future is cancelled and the operation's completion cleans up."""
+        try:
+            while not concurrent.futures.wait((future,), timeout=_WAIT_SLICE).done:
+                pass
+        except BaseException:
+            future.cancel()
+            raise
+        return future.result()
 
     @classmethod
     def with_options(
@@ -425,6 +632,7 @@ class Session:
             channel_high_watermark=options.channel_high_watermark,
             event_queue_watermarks=options.event_queue_watermarks,
             stats_dump_interval=options.stats_dump_interval,
+            authn_credential=options.authn_credential,
         )
 
     @staticmethod
@@ -475,6 +683,7 @@ class Session:
             return
         self._check_not_in_callback("stop")
         self._handle.stop()
+        self._events.cancel_all()
         self._stopped = True
         self._queues.clear()
         _live_sessions.discard(self)
@@ -558,10 +767,24 @@ class Session:
         """
         self._check_running()
         self._check_not_in_callback("open_queue")
+        self._wait(self._open_queue_future(queue_uri, read, write, options, timeout))
+
+    def _open_queue_future(
+        self,
+        queue_uri: str,
+        read: bool = False,
+        write: bool = False,
+        options: QueueOptions = QueueOptions(),
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+    ) -> "concurrent.futures.Future[None]":
+        """Validate, then start opening; the future completes on the
+        callback thread.  Cancelled before it completes, the queue is
+        forgotten at once and closed in the background if it opened."""
+        self._check_running()
         if not isinstance(queue_uri, str):
             raise TypeError(f"queue_uri must be a str, not {type(queue_uri).__name__!r}")
         seconds = _check_timeout(timeout)
-        options_tuple = _queue_options_tuple(options)
+        _check_queue_options(options)
         if read and self._on_message is None:
             raise Error(
                 f"Can't open queue {queue_uri} in read mode: "
@@ -574,30 +797,61 @@ class Session:
             )
         flags = (_QUEUE_READ if read else 0) | (_QUEUE_WRITE if write else 0)
         handle = self._handle
+        queues = self._queues
         slot = handle.reserve_queue_slot(queue_uri)
         # Known before libbmq can deliver a message of the queue, so that
-        # `on_message` may confirm it while `open_queue` is still running.
-        # A URI that is already open keeps its entry; libbmq refuses the
+        # `on_message` may confirm it while the open is still running.  A
+        # URI that is already open keeps its entry; libbmq refuses the
         # second open.
-        registered = queue_uri not in self._queues
-        if registered:
-            self._queues[queue_uri] = _Queue(slot, bool(read), bool(write))
-        def forget() -> None:
-            if registered:
-                self._queues.pop(queue_uri, None)
-            handle.release_queue_slot(slot)
+        queue: Optional[_Queue] = None
+        opening = _Queue(slot, bool(read), bool(write))
+        if queue_uri not in queues:
+            queue = queues[queue_uri] = opening
+        # Likewise known before a message that matched one can arrive.
+        subscriptions, _ = opening.assign_subscription_ids(options)
+        handle.subscriptions.update(opening.subscription_ids)
+        options_tuple = _queue_options_tuple(options, subscriptions)
+        opened: "concurrent.futures.Future[None]" = concurrent.futures.Future()
 
+        def forget() -> None:
+            if queue is not None and queues.get(queue_uri) is queue:
+                del queues[queue_uri]
+            for subscription_id in opening.subscription_ids:
+                handle.subscriptions.pop(subscription_id, None)
+
+        def on_cancel(future: "concurrent.futures.Future[None]") -> None:
+            if future.cancelled():
+                forget()
+
+        def on_done(status: int, name: str, description: str) -> None:
+            if opened.set_running_or_notify_cancel():
+                if status == 0:
+                    opened.set_result(None)
+                    return
+                forget()
+                handle.release_queue_slot(slot)
+                error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
+                opened.set_exception(error(f"Failed to open {queue_uri} queue: {name}: {description}"))
+            elif status == 0 and not handle.stopped:
+                # Nobody waits for this queue any more: close it quietly.
+                close_id = self._events.add_operation(lambda *_: handle.release_queue_slot(slot))
+                handle.close_queue_async(slot, self._close_timeout, close_id)
+            else:
+                handle.release_queue_slot(slot)
+
+        opened.add_done_callback(on_cancel)
+        request_id = self._events.add_operation(on_done)
         try:
-            status, name, description = handle.open_queue(
-                slot, queue_uri, flags, options_tuple, seconds if seconds is not None else self._open_timeout
+            handle.open_queue_async(
+                slot, queue_uri, flags, options_tuple,
+                seconds if seconds is not None else self._open_timeout, request_id,
             )
         except BaseException:
+            self._events._operations.pop(request_id, None)
             forget()
+            handle.release_queue_slot(slot)
             raise
-        if status != 0:
-            forget()
-            error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
-            raise error(f"Failed to open {queue_uri} queue: {name}: {description}")
+        return opened
 
     def configure_queue(
         self,
@@ -627,22 +881,54 @@ class Session:
         """
         self._check_running()
         self._check_not_in_callback("configure_queue")
+        self._wait(self._configure_queue_future(queue_uri, options, timeout))
+
+    def _configure_queue_future(
+        self, queue_uri: str, options: QueueOptions, timeout: Optional[float] = DEFAULT_TIMEOUT
+    ) -> "concurrent.futures.Future[None]":
+        """Validate, then start configuring; the future completes on the
+        callback thread.  Cancelling it does not undo the configure."""
+        self._check_running()
         seconds = _check_timeout(timeout)
-        options_tuple = _queue_options_tuple(options)
+        _check_queue_options(options)
         queue = self._queue(queue_uri)
         if options.suspends_on_bad_host_health and self._monitor is None:
             raise Error(
                 "Queues cannot use suspends_on_bad_host_health if host health "
                 "monitoring was disabled when the Session was created"
             )
-        status, name, description = self._handle.configure_queue(
-            queue.slot, options_tuple, seconds if seconds is not None else self._configure_timeout
+        handle = self._handle
+        subscriptions, new_ids = queue.assign_subscription_ids(options)
+        handle.subscriptions.update(queue.subscription_ids)
+        options_tuple = _queue_options_tuple(options, subscriptions)
+        configured: "concurrent.futures.Future[None]" = concurrent.futures.Future()
+
+        def forget_new_subscriptions() -> None:
+            # A failed configure leaves the previous subscriptions in place.
+            for subscription_id in new_ids:
+                queue.subscription_ids.pop(subscription_id, None)
+                handle.subscriptions.pop(subscription_id, None)
+
+        def on_done(status: int, name: str, description: str) -> None:
+            if status != 0:
+                forget_new_subscriptions()
+            if not configured.set_running_or_notify_cancel():
+                return
+            if status == 0:
+                configured.set_result(None)
+            else:
+                error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
+                configured.set_exception(error(f"Failed to configure {queue_uri} queue: {name}: {description}"))
+
+        request_id = self._events.add_operation(on_done)
+        rc = self._handle.configure_queue_async(
+            queue.slot, options_tuple, seconds if seconds is not None else self._configure_timeout, request_id
         )
-        if status == _QUEUE_NOT_OPEN:
+        if rc == _QUEUE_NOT_OPEN:
+            self._events._operations.pop(request_id, None)
+            forget_new_subscriptions()
             raise Error("Queue not opened")
-        if status != 0:
-            error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
-            raise error(f"Failed to configure {queue_uri} queue: {name}: {description}")
+        return configured
 
     def close_queue(self, queue_uri: str, timeout: Optional[float] = DEFAULT_TIMEOUT) -> None:
         """Close a queue.  ACKs still outstanding for it are delivered as
@@ -668,27 +954,55 @@ class Session:
         """
         self._check_running()
         self._check_not_in_callback("close_queue")
+        self._wait(self._close_queue_future(queue_uri, timeout))
+
+    def _close_queue_future(
+        self, queue_uri: str, timeout: Optional[float] = DEFAULT_TIMEOUT
+    ) -> "concurrent.futures.Future[None]":
+        """Start closing; the future completes on the callback thread, after
+        the queue's NACKs were delivered.  Cancelled, the close still goes on
+        and the queue is forgotten when it succeeds."""
+        self._check_running()
         seconds = _check_timeout(timeout)
         queue = self._queue(queue_uri)
+        queues = self._queues
+        handle = self._handle
         queue.closing = True
-        try:
-            status, name, description = self._handle.close_queue(
-                queue.slot, seconds if seconds is not None else self._close_timeout
-            )
-        finally:
+        closed: "concurrent.futures.Future[None]" = concurrent.futures.Future()
+
+        def on_done(status: int, name: str, description: str) -> None:
             queue.closing = False
-        if status == _QUEUE_NOT_OPEN:
+            if status == 0:
+                if queues.get(queue_uri) is queue:
+                    del queues[queue_uri]
+                for subscription_id in queue.subscription_ids:
+                    handle.subscriptions.pop(subscription_id, None)
+                handle.release_queue_slot(queue.slot)
+            if not closed.set_running_or_notify_cancel():
+                return
+            if status == 0:
+                closed.set_result(None)
+            else:
+                error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
+                closed.set_exception(error(f"Failed to close {queue_uri} queue: {name}: {description}"))
+
+        request_id = self._events.add_operation(on_done)
+        rc = handle.close_queue_async(
+            queue.slot, seconds if seconds is not None else self._close_timeout, request_id
+        )
+        if rc == _QUEUE_NOT_OPEN:
+            self._events._operations.pop(request_id, None)
+            queue.closing = False
             raise Error("Queue not opened")
-        if status != 0:
-            error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
-            raise error(f"Failed to close {queue_uri} queue: {name}: {description}")
-        del self._queues[queue_uri]
+        return closed
 
     def get_queue_options(self, queue_uri: str) -> QueueOptions:
         """The options of an open queue, every field filled in.
 
-        A queue opened for writing only reports libbmq's defaults for the
-        consumer fields.
+        ``subscriptions`` is None if the queue has none, else the
+        subscriptions libbmq holds for it (equal to those last given, in
+        the order they were first given).  A queue opened for writing only
+        reports libbmq's defaults for the consumer fields.
 
         Args:
             queue_uri: The queue.
@@ -697,7 +1011,8 @@ class Session:
             QueueOptions: Its current options.
 
         Raises:
-            ~blazingmq.exceptions.Error: The queue is not open (``Queue not opened``).
+            ~blazingmq.exceptions.Error: The queue is not open
+                (``Queue not opened``).
 
         Thread safety: may be called from any thread, callbacks included.
         """
@@ -706,6 +1021,10 @@ class Session:
         fields = self._handle.get_queue_options(queue.slot)
         if fields is None:
             raise Error("Queue not opened")
+        reported = fields[4]
+        subscriptions = None
+        if reported is not None:
+            subscriptions = [Subscription(*entry[1:]) for entry in sorted(reported)]
         if not queue.read:
             # libbmq keeps zeros for the consumer fields of a writer; report
             # the defaults a reader would get.
@@ -715,7 +1034,7 @@ class Session:
                 QueueOptions.DEFAULT_CONSUMER_PRIORITY,
                 fields[3],
             )
-        return QueueOptions(*fields)
+        return QueueOptions(*fields[:4], subscriptions=subscriptions)
 
     # -- messages ---------------------------------------------------------
 
@@ -758,10 +1077,14 @@ class Session:
         Thread safety: may be called from any thread, callbacks included.
         May block (without the GIL) while the channel to the broker is full.
         """
-        if not isinstance(message, bytes):
+        if type(message) is not bytes and not isinstance(message, bytes):
             raise TypeError(f"not expecting type '{type(message)}'")
-        self._check_running()
-        queue = self._queue(queue_uri)
+        # Called once per message: the common case takes no extra calls.
+        if self._stopped:
+            self._check_running()
+        queue = self._queues.get(queue_uri)
+        if queue is None:
+            queue = self._queue(queue_uri)  # raises the precise error
         if not queue.write:
             raise Error("Failed to construct message: QUEUE_READONLY")
         if not message:
@@ -807,6 +1130,148 @@ class Session:
             rc, build_rc = self._handle.post(queue.slot, message, encoded, on_ack, self._compression)
         return rc, build_rc
 
+    def post_many(
+        self,
+        queue_uri: str,
+        messages: Iterable[bytes],
+        properties: Optional[PropertyValueDict] = None,
+        property_type_overrides: Optional[Mapping[str, PropertyType]] = None,
+        on_ack: Optional[OnAck] = None,
+    ) -> None:
+        """Post several messages to one queue at once: they are packed into
+        as few libbmq PUT events as fit, which costs much less per message
+        than calling :meth:`post` in a loop.
+
+        Every message is posted as by :meth:`post`, in order, with the same
+        ``properties`` and ``on_ack``; each gets its own :class:`Ack`.
+
+        Args:
+            queue_uri: The queue, opened for writing.
+            messages: The payloads (each non-empty ``bytes``, at most 64 MiB).
+            properties: Message properties shared by every message.
+            property_type_overrides: As for :meth:`post`.
+            on_ack: Called once per message with its :class:`Ack`, on the
+                session's callback thread.
+
+        Raises:
+            TypeError: ``messages`` is not an iterable of bytes, ``on_ack`` is
+                not callable, or a property has the wrong type.
+            Error: As for :meth:`post`.  Nothing was posted when a payload is
+                invalid; when libbmq refuses part-way, the messages before
+                the refused one were posted (their ACKs come) and the
+                message says how many.
+            BandwidthLimitError: The channel stayed full for
+                ``channel_write_timeout`` seconds.
+
+        May block (without the GIL) while the channel to the broker is full.
+        """
+        if isinstance(messages, (bytes, bytearray, str)):
+            raise TypeError(f"messages must be an iterable of bytes, not {type(messages).__name__!r}")
+        try:
+            payloads = list(messages)
+        except TypeError:
+            raise TypeError(f"messages must be an iterable of bytes, not {type(messages).__name__!r}") from None
+        for payload in payloads:
+            if type(payload) is not bytes and not isinstance(payload, bytes):
+                raise TypeError(f"not expecting type '{type(payload)}'")
+            if not payload:
+                raise Error("Failed to construct message: PAYLOAD_EMPTY")
+            if len(payload) > _MAX_PAYLOAD:
+                raise Error("Failed to construct message: PAYLOAD_TOO_BIG")
+        if on_ack is not None and not callable(on_ack):
+            raise TypeError(f"on_ack must be a callable or None, not {type(on_ack).__name__!r}")
+        self._check_running()
+        queue = self._queue(queue_uri)
+        if not queue.write:
+            raise Error("Failed to construct message: QUEUE_READONLY")
+        encoded = None
+        if properties:
+            encoded = encode_properties(properties, property_type_overrides)
+        elif property_type_overrides:
+            encode_properties(properties or {}, property_type_overrides)
+        total = len(payloads)
+        done = 0
+        deadline = None
+        while done < total:
+            rc, build_rc, posted = self._handle.post_batch(
+                queue.slot, payloads[done:] if done else payloads, encoded, on_ack, self._compression
+            )
+            done += posted
+            if rc == 0:
+                continue
+            if rc == _BW_LIMIT:
+                if posted or deadline is None:
+                    deadline = time.monotonic() + self._channel_write_timeout
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    # Waits without the GIL, in slices so that Ctrl-C works.
+                    self._handle.wait_for_channel(min(remaining, _WAIT_SLICE))
+                    if self._stopped:
+                        raise Error("Method called after session was stopped")
+                    continue
+            progress = f" ({done} of {total} messages were posted)"
+            if rc == -1:
+                raise Error(f"Failed to construct message: {_event_builder_result_name(build_rc)}{progress}")
+            if rc == _QUEUE_NOT_OPEN:
+                raise Error(f"Queue not opened{progress}")
+            text = f"Failed to post message to {queue_uri} queue: {_post_result_name(rc)}{progress}"
+            if rc == _BW_LIMIT:
+                raise BandwidthLimitError(text)
+            raise Error(text)
+
+    def confirm_many(self, messages: Iterable[Message]) -> None:
+        """Confirm several received messages in one libbmq CONFIRM event
+        (instead of one event each).
+
+        Confirms made inside ``on_message`` are already sent in batches;
+        this helps a program that confirms from its own threads, e.g. after
+        processing a batch of messages.
+
+        Raises:
+            TypeError: An item is not a :class:`Message`.
+            Error: A message's queue is not open or is closing (then nothing
+                was confirmed), or libbmq refused.
+        """
+        self._check_running()
+        try:
+            items = list(messages)
+        except TypeError:
+            raise TypeError(f"messages must be an iterable of Message, not {type(messages).__name__!r}") from None
+        slots = []
+        guids = []
+        for message in items:
+            if not isinstance(message, Message):
+                raise TypeError(f"message must be a blazingmq.Message, not {type(message).__name__!r}")
+            queue = self._confirmable_queue(message)
+            slots.append(queue.slot)
+            guids.append(message.guid)
+        if not items:
+            return
+        rc = self._handle.confirm_batch(slots, guids)
+        if rc != 0:
+            if self._handle.stopping:
+                return  # as for confirm(): the broker delivers them again
+            raise Error(f"Failed to confirm {len(items)} messages: {rc}")
+
+    def _confirmable_queue(self, message: Message) -> _Queue:
+        receiver = getattr(message, "_receiver", None)
+        if receiver is not None and receiver is not self._receiver_token:
+            # libbmq would send the confirmation, and the broker ignore it.
+            raise Error("Cannot confirm a message received by another session")
+        queue = self._queues.get(message.queue_uri)
+        if queue is None:
+            raise Error("Queue not opened")
+        if queue.closing:
+            raise Error(
+                "Attempting to confirm message on a closing queue. Please ensure that you are "
+                "invoking configure with 0 max unconfirmed messages before closing the queue"
+                f"{message.queue_uri}"
+            )
+        guid = message.guid
+        if not isinstance(guid, bytes) or len(guid) != 16:
+            raise Error("Invalid GUID provided")
+        return queue
+
     def confirm(self, message: Message) -> None:
         """Confirm a received message, so that the broker does not deliver it
         again.  May be called from ``on_message``.
@@ -827,21 +1292,19 @@ class Session:
         Thread safety: may be called from any thread, callbacks included;
         confirms made inside ``on_message`` are sent as one batch.
         """
-        self._check_running()
-        if not isinstance(message, Message):
+        # Called once per message: the common case takes no extra calls.
+        if self._stopped:
+            self._check_running()
+        if type(message) is not Message and not isinstance(message, Message):
             raise TypeError(f"message must be a blazingmq.Message, not {type(message).__name__!r}")
         queue = self._queues.get(message.queue_uri)
-        if queue is None:
-            raise Error("Queue not opened")
-        if queue.closing:
-            raise Error(
-                "Attempting to confirm message on a closing queue. Please ensure that you are "
-                "invoking configure with 0 max unconfirmed messages before closing the queue"
-                f"{message.queue_uri}"
-            )
         guid = message.guid
-        if not isinstance(guid, bytes) or len(guid) != 16:
-            raise Error("Invalid GUID provided")
+        try:
+            foreign = message._receiver is not self._receiver_token
+        except AttributeError:  # not made by the SDK: judged by the checks below
+            foreign = False
+        if foreign or queue is None or queue.closing or type(guid) is not bytes or len(guid) != 16:
+            queue = self._confirmable_queue(message)  # raises the precise error
         rc = self._handle.confirm(queue.slot, guid)
         if rc != 0:
             if self._handle.stopping:

@@ -4,6 +4,7 @@
 #include <bmqa_closequeuestatus.h>
 #include <bmqa_configurequeuestatus.h>
 #include <bmqa_openqueuestatus.h>
+#include <bmqt_authncredential.h>
 #include <bmqt_correlationid.h>
 #include <bmqt_hosthealthstate.h>
 #include <bmqt_messageeventtype.h>
@@ -11,11 +12,13 @@
 #include <bmqt_propertytype.h>
 #include <bmqt_resultcode.h>
 #include <bmqt_sessioneventtype.h>
+#include <bmqt_subscription.h>
 #include <bmqt_uri.h>
 
 #include <bdlbb_blobutil.h>
 #include <bslma_managedptr.h>
 #include <bsls_timeinterval.h>
+#include <bsls_types.h>
 
 #include <chrono>
 
@@ -47,9 +50,23 @@ bsls::TimeInterval toInterval(double seconds)
     return interval;  // a default interval means "use the session's option"
 }
 
-bmqt::QueueOptions toQueueOptions(const QueueOptionsSpec& spec)
+bsl::optional<bmqt::AuthnCredential> makeCredential(const std::string& mechanism,
+                                                    const std::string& data)
 {
-    bmqt::QueueOptions options;
+    return bsl::optional<bmqt::AuthnCredential>(
+        bsl::in_place,
+        bsl::string_view(mechanism.data(), mechanism.size()),
+        bsl::vector<char>(data.begin(), data.end()));
+}
+
+// Load `spec` into `options`; return false, with libbmq's description of
+// the problem in `error`, if libbmq refuses a subscription (its expression
+// does not compile).
+bool toQueueOptions(bmqt::QueueOptions*     optionsOut,
+                    bsl::string*            error,
+                    const QueueOptionsSpec& spec)
+{
+    bmqt::QueueOptions& options = *optionsOut;
     if (spec.hasMaxUnconfirmedMessages) {
         options.setMaxUnconfirmedMessages(spec.maxUnconfirmedMessages);
     }
@@ -62,7 +79,41 @@ bmqt::QueueOptions toQueueOptions(const QueueOptionsSpec& spec)
     if (spec.hasSuspendsOnBadHostHealth) {
         options.setSuspendsOnBadHostHealth(spec.suspendsOnBadHostHealth);
     }
-    return options;
+    if (spec.hasSubscriptions) {
+        // Marks the set as given even when it is empty.
+        options.removeAllSubscriptions();
+        for (const SubscriptionSpec& from : spec.subscriptions) {
+            bmqt::Subscription subscription;
+            if (from.hasMaxUnconfirmedMessages) {
+                subscription.setMaxUnconfirmedMessages(
+                    from.maxUnconfirmedMessages);
+            }
+            if (from.hasMaxUnconfirmedBytes) {
+                subscription.setMaxUnconfirmedBytes(from.maxUnconfirmedBytes);
+            }
+            if (from.hasConsumerPriority) {
+                subscription.setConsumerPriority(from.consumerPriority);
+            }
+            const bsl::string expression(from.expression.data(),
+                                         from.expression.size());
+            subscription.setExpression(bmqt::SubscriptionExpression(
+                expression,
+                bmqt::SubscriptionExpression::e_VERSION_1));
+            bsl::string description;
+            if (!options.addOrUpdateSubscription(
+                    &description,
+                    bmqt::SubscriptionHandle(bmqt::CorrelationId(
+                        static_cast<bsls::Types::Int64>(from.id))),
+                    subscription)) {
+                *error = description.empty()
+                             ? "invalid subscription expression \"" +
+                                   expression + "\""
+                             : description;
+                return false;
+            }
+        }
+    }
+    return true;
 }
 
 // The name of a session event's status in the enum that matches its type.
@@ -104,15 +155,11 @@ bool isQueueEvent(int type)
 
 const char* orUnknown(const char* name) { return name ? name : "UNKNOWN"; }
 
-template <class STATUS, class ENUM>
-void loadResult(QueueResult* result, const STATUS& status)
+template <class ENUM, class STATUS>
+const char* resultName(const STATUS& status)
 {
-    result->status = static_cast<int>(status.result());
-    result->statusName =
-        orUnknown(ENUM::toAscii(static_cast<typename ENUM::Enum>(
-            status.result())));
-    result->description.assign(status.errorDescription().data(),
-                               status.errorDescription().size());
+    return orUnknown(
+        ENUM::toAscii(static_cast<typename ENUM::Enum>(status.result())));
 }
 
 }  // close unnamed namespace
@@ -188,9 +235,6 @@ Session::Session(const SessionConfig& config,
                  EventBatchFn         onEvents)
 : d_context(context)
 , d_onEvents(onEvents)
-, d_enqueuedCount(0)
-, d_handedOverCount(0)
-, d_connectedHandedOver(false)
 , d_pumpExit(false)
 , d_channelFull(false)
 , d_started(false)
@@ -239,6 +283,27 @@ Session::Session(const SessionConfig& config,
     if (config.hostHealthMonitor) {
         options.setHostHealthMonitor(config.hostHealthMonitor);
     }
+    if (config.authnCredentialFn) {
+        const AuthnCredentialFn fn      = config.authnCredentialFn;
+        void* const             context = config.authnCredentialContext;
+        options.setAuthnCredentialCb(
+            [fn, context]() -> bsl::optional<bmqt::AuthnCredential> {
+                std::string mechanism;
+                std::string data;
+                if (!fn(context, &mechanism, &data)) {
+                    return bsl::nullopt;
+                }
+                return makeCredential(mechanism, data);
+            });
+    }
+    else if (config.hasAuthnCredential) {
+        const std::string mechanism = config.authnMechanism;
+        const std::string data      = config.authnData;
+        options.setAuthnCredentialCb(
+            [mechanism, data]() -> bsl::optional<bmqt::AuthnCredential> {
+                return makeCredential(mechanism, data);
+            });
+    }
     // `post` never blocks inside libbmq: on a full channel it returns
     // BW_LIMIT at once and the binding waits in `waitForChannel` with the
     // GIL released, in slices, so that Ctrl-C and other threads still run.
@@ -270,17 +335,14 @@ Session::~Session()
     d_session.reset();
 }
 
-int Session::start(double timeout)
+int Session::startAsync(double timeout)
 {
     std::lock_guard<std::mutex> guard(d_stopMutex);
     if (d_stopping) {
         return bmqt::GenericResult::e_NOT_READY;
     }
-    const int rc = d_session->start(toInterval(timeout));
+    const int rc = d_session->startAsync(toInterval(timeout));
     if (rc == 0) {
-        // libbmq queues `Connected` around the time `start` returns; the
-        // program gets it before the constructor returns.
-        waitForConnectedEvent(10.0);
         d_started = true;
         std::lock_guard<std::mutex> postGuard(d_postMutex);
         d_builder.reset(new bmqa::MessageEventBuilder());
@@ -310,7 +372,6 @@ void Session::stop()
     }
     d_pendingCondition.notify_all();
     d_spaceCondition.notify_all();
-    d_handedOverCondition.notify_all();
     if (d_pumpThread.joinable()) {
         d_pumpThread.join();
     }
@@ -365,12 +426,12 @@ void Session::releaseQueueSlot(int slot)
     }
 }
 
-void Session::openQueue(QueueResult*            result,
-                        int                     slot,
-                        const std::string&      uri,
-                        unsigned long long      flags,
-                        const QueueOptionsSpec& options,
-                        double                  timeout)
+int Session::openQueueAsync(int                     slot,
+                            const std::string&      uri,
+                            unsigned long long      flags,
+                            const QueueOptionsSpec& options,
+                            double                  timeout,
+                            long long               requestId)
 {
     bmqa::QueueId* queueId;
     {
@@ -378,23 +439,43 @@ void Session::openQueue(QueueResult*            result,
         queueId = queueAt(slot);
     }
     if (!queueId) {
-        result->status     = k_QUEUE_NOT_OPEN;
-        result->statusName = "QUEUE_NOT_OPEN";
-        return;
+        return k_QUEUE_NOT_OPEN;
     }
-    bmqa::OpenQueueStatus status = d_session->openQueueSync(
+    bmqt::QueueOptions queueOptions;
+    bsl::string        error;
+    if (!toQueueOptions(&queueOptions, &error, options)) {
+        // Refused before reaching the broker; reported like its refusals.
+        enqueueOperationResult(requestId,
+                               slot,
+                               bmqt::GenericResult::e_INVALID_ARGUMENT,
+                               bmqt::GenericResult::toAscii(
+                                   bmqt::GenericResult::e_INVALID_ARGUMENT),
+                               error);
+        return 0;
+    }
+    // libbmq runs the callback on its event thread, in order with the
+    // queue's other events; it only queues the outcome for the pump.
+    d_session->openQueueAsync(
         queueId,
         bmqt::Uri(bsl::string(uri.data(), uri.size())),
         flags,
-        toQueueOptions(options),
+        [this, requestId, slot](const bmqa::OpenQueueStatus& status) {
+            enqueueOperationResult(
+                requestId,
+                slot,
+                status.result(),
+                resultName<bmqt::OpenQueueResult>(status),
+                status.errorDescription());
+        },
+        queueOptions,
         toInterval(timeout));
-    loadResult<bmqa::OpenQueueStatus, bmqt::OpenQueueResult>(result, status);
+    return 0;
 }
 
-void Session::configureQueue(QueueResult*            result,
-                             int                     slot,
-                             const QueueOptionsSpec& options,
-                             double                  timeout)
+int Session::configureQueueAsync(int                     slot,
+                                 const QueueOptionsSpec& options,
+                                 double                  timeout,
+                                 long long               requestId)
 {
     bmqa::QueueId* queueId;
     {
@@ -402,20 +483,35 @@ void Session::configureQueue(QueueResult*            result,
         queueId = queueAt(slot);
     }
     if (!queueId) {
-        result->status     = k_QUEUE_NOT_OPEN;
-        result->statusName = "QUEUE_NOT_OPEN";
-        return;
+        return k_QUEUE_NOT_OPEN;
     }
-    bmqa::ConfigureQueueStatus status = d_session->configureQueueSync(
+    bmqt::QueueOptions queueOptions;
+    bsl::string        error;
+    if (!toQueueOptions(&queueOptions, &error, options)) {
+        enqueueOperationResult(requestId,
+                               slot,
+                               bmqt::GenericResult::e_INVALID_ARGUMENT,
+                               bmqt::GenericResult::toAscii(
+                                   bmqt::GenericResult::e_INVALID_ARGUMENT),
+                               error);
+        return 0;
+    }
+    d_session->configureQueueAsync(
         queueId,
-        toQueueOptions(options),
+        queueOptions,
+        [this, requestId, slot](const bmqa::ConfigureQueueStatus& status) {
+            enqueueOperationResult(
+                requestId,
+                slot,
+                status.result(),
+                resultName<bmqt::ConfigureQueueResult>(status),
+                status.errorDescription());
+        },
         toInterval(timeout));
-    loadResult<bmqa::ConfigureQueueStatus, bmqt::ConfigureQueueResult>(
-        result,
-        status);
+    return 0;
 }
 
-void Session::closeQueue(QueueResult* result, int slot, double timeout)
+int Session::closeQueueAsync(int slot, double timeout, long long requestId)
 {
     bmqa::QueueId* queueId;
     {
@@ -423,21 +519,38 @@ void Session::closeQueue(QueueResult* result, int slot, double timeout)
         queueId = queueAt(slot);
     }
     if (!queueId) {
-        result->status     = k_QUEUE_NOT_OPEN;
-        result->statusName = "QUEUE_NOT_OPEN";
-        return;
+        return k_QUEUE_NOT_OPEN;
     }
-    bmqa::CloseQueueStatus status =
-        d_session->closeQueueSync(queueId, toInterval(timeout));
-    waitUntilHandedOver();
-    loadResult<bmqa::CloseQueueStatus, bmqt::CloseQueueResult>(result,
-                                                               status);
-    if (result->status == 0) {
-        // libbmq sends no event for this queue after a successful close.
-        std::lock_guard<std::mutex> postGuard(d_postMutex);
-        std::lock_guard<std::mutex> guard(d_queuesMutex);
-        d_queues[slot].reset();
-    }
+    d_session->closeQueueAsync(
+        queueId,
+        [this, requestId, slot](const bmqa::CloseQueueStatus& status) {
+            enqueueOperationResult(
+                requestId,
+                slot,
+                status.result(),
+                resultName<bmqt::CloseQueueResult>(status),
+                status.errorDescription());
+        },
+        toInterval(timeout));
+    return 0;
+}
+
+void Session::enqueueOperationResult(long long          requestId,
+                                     int                slot,
+                                     int                status,
+                                     const char*        statusName,
+                                     const bsl::string& description)
+{
+    PendingEvent      pending;
+    SessionEventInfo& info = pending.sessionEvent;
+    pending.isMessageEvent = false;
+    info.type              = k_OPERATION_RESULT;
+    info.status            = status;
+    info.statusName        = statusName;
+    info.description.assign(description.data(), description.size());
+    info.queueSlot = slot;
+    info.requestId = requestId;
+    enqueue(std::move(pending));
 }
 
 int Session::getQueueOptions(QueueOptionsSpec* spec, int slot) const
@@ -456,6 +569,31 @@ int Session::getQueueOptions(QueueOptionsSpec* spec, int slot) const
     spec->consumerPriority           = options.consumerPriority();
     spec->hasSuspendsOnBadHostHealth = true;
     spec->suspendsOnBadHostHealth    = options.suspendsOnBadHostHealth();
+    bmqt::QueueOptions::SubscriptionsSnapshot snapshot;
+    options.loadSubscriptions(&snapshot);
+    spec->subscriptions.clear();
+    // Without subscriptions of ours, libbmq reports one default subscription
+    // with an unset correlation id (it receives everything).
+    spec->hasSubscriptions = true;
+    for (const bmqt::QueueOptions::HandleAndSubscription& entry : snapshot) {
+        const bmqt::CorrelationId& id = entry.first.correlationId();
+        if (!id.isNumeric()) {
+            spec->hasSubscriptions = false;
+            continue;
+        }
+        const bmqt::Subscription& from = entry.second;
+        SubscriptionSpec          to;
+        to.id         = id.theNumeric();
+        to.expression = std::string(from.expression().text().data(),
+                                    from.expression().text().size());
+        to.hasMaxUnconfirmedMessages = from.hasMaxUnconfirmedMessages();
+        to.maxUnconfirmedMessages    = from.maxUnconfirmedMessages();
+        to.hasMaxUnconfirmedBytes    = from.hasMaxUnconfirmedBytes();
+        to.maxUnconfirmedBytes       = from.maxUnconfirmedBytes();
+        to.hasConsumerPriority       = from.hasConsumerPriority();
+        to.consumerPriority          = from.consumerPriority();
+        spec->subscriptions.push_back(to);
+    }
     return 0;
 }
 
@@ -508,6 +646,130 @@ int Session::post(int*                           buildResult,
         d_channelFull = true;
     }
     return rc;
+}
+
+int Session::postBatch(size_t*                        posted,
+                       int*                           buildResult,
+                       int                            slot,
+                       const char* const*             data,
+                       const size_t*                  lengths,
+                       size_t                         count,
+                       const bmqa::MessageProperties* properties,
+                       long long                      firstAckId,
+                       int                            compression)
+{
+    *posted      = 0;
+    *buildResult = 0;
+    std::lock_guard<std::mutex> postGuard(d_postMutex);
+    if (!d_builder) {
+        return bmqt::PostResult::e_NOT_CONNECTED;
+    }
+    bmqa::QueueId* queueId;
+    {
+        std::lock_guard<std::mutex> guard(d_queuesMutex);
+        queueId = queueAt(slot);
+    }
+    if (!queueId) {
+        return k_QUEUE_NOT_OPEN;
+    }
+    bmqa::MessageEventBuilder& builder = *d_builder;
+    const auto algorithm =
+        static_cast<bmqt::CompressionAlgorithmType::Enum>(compression);
+    size_t inEvent = 0;  // messages packed into the event being built
+    size_t next    = 0;
+    // Posts what is packed; on success those messages count as posted.
+    auto flush = [&]() -> int {
+        const int rc = d_session->post(builder.messageEvent());
+        builder.reset();
+        if (rc == 0) {
+            *posted += inEvent;
+        }
+        else if (rc == bmqt::PostResult::e_BW_LIMIT) {
+            std::lock_guard<std::mutex> channelGuard(d_channelMutex);
+            d_channelFull = true;
+        }
+        inEvent = 0;
+        return rc;
+    };
+    while (next < count) {
+        bmqa::Message& message = builder.startMessage();
+        message.setDataRef(data[next], lengths[next]);
+        if (properties) {
+            message.setPropertiesRef(properties);
+        }
+        if (firstAckId != 0) {
+            message.setCorrelationId(bmqt::CorrelationId(
+                firstAckId + static_cast<long long>(next)));
+        }
+        message.setCompressionAlgorithmType(algorithm);
+        const int packed = builder.packMessage(*queueId);
+        if (packed == bmqt::EventBuilderResult::e_EVENT_TOO_BIG &&
+            inEvent > 0) {
+            // The event is full: send it, then pack this message again.
+            const int rc = flush();
+            if (rc != 0) {
+                return rc;
+            }
+            continue;
+        }
+        if (packed != 0) {
+            // This message cannot be sent: send the ones before it, then
+            // report it (it is message number `*posted`).
+            const int rc = inEvent > 0 ? flush() : (builder.reset(), 0);
+            if (rc != 0) {
+                return rc;
+            }
+            *buildResult = packed;
+            return -1;
+        }
+        ++inEvent;
+        ++next;
+    }
+    return inEvent > 0 ? flush() : 0;
+}
+
+int Session::confirmBatch(const int*           slots,
+                          const unsigned char* guids,
+                          size_t               count)
+{
+    if (t_pumpingSession == this) {
+        // In a callback: join the batch sent after the callbacks.
+        for (size_t i = 0; i < count; ++i) {
+            const int rc = confirm(slots[i], guids + 16 * i);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        return 0;
+    }
+    bmqa::ConfirmEventBuilder builder;
+    d_session->loadConfirmEventBuilder(&builder);
+    for (size_t i = 0; i < count; ++i) {
+        bmqt::MessageGUID messageGuid;
+        messageGuid.fromBinary(guids + 16 * i);
+        bmqa::MessageConfirmationCookie cookie;
+        {
+            std::lock_guard<std::mutex> guard(d_queuesMutex);
+            bmqa::QueueId*              queueId = queueAt(slots[i]);
+            if (!queueId) {
+                return k_QUEUE_NOT_OPEN;
+            }
+            cookie = bmqa::MessageConfirmationCookie(*queueId, messageGuid);
+        }
+        int rc = builder.addMessageConfirmation(cookie);
+        if (rc == bmqt::EventBuilderResult::e_EVENT_TOO_BIG) {
+            rc = d_session->confirmMessages(&builder);
+            if (rc != 0) {
+                return rc;
+            }
+            rc = builder.addMessageConfirmation(cookie);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return builder.messageCount() > 0 ? d_session->confirmMessages(&builder)
+                                      : 0;
 }
 
 bool Session::waitForChannel(double timeout)
@@ -586,6 +848,7 @@ void Session::enqueueSessionEvent(const bmqa::SessionEvent& event)
     info.description.assign(event.errorDescription().data(),
                             event.errorDescription().size());
     info.queueSlot = -1;
+    info.requestId = 0;
     const bmqt::CorrelationId& correlationId = event.correlationId();
     if (correlationId.isNumeric()) {
         // Queue events carry the queue's correlation id, which is its slot.
@@ -624,7 +887,6 @@ void Session::enqueue(PendingEvent&& event)
             return d_pending.size() < k_MAX_PENDING || d_pumpExit;
         });
         d_pending.push_back(std::move(event));
-        ++d_enqueuedCount;
     }
     d_pendingCondition.notify_one();
 }
@@ -655,40 +917,8 @@ void Session::pump()
             t_pumpingSession = nullptr;
         }
         flushConfirms();
-        {
-            std::lock_guard<std::mutex> guard(d_pendingMutex);
-            d_handedOverCount += batch.size();
-            for (const PendingEvent& event : batch) {
-                if (!event.isMessageEvent &&
-                    event.sessionEvent.type ==
-                        bmqt::SessionEventType::e_CONNECTED) {
-                    d_connectedHandedOver = true;
-                }
-            }
-        }
-        d_handedOverCondition.notify_all();
         batch.clear();  // releases libbmq's events before waiting again
     }
-}
-
-void Session::waitForConnectedEvent(double timeout)
-{
-    std::unique_lock<std::mutex> lock(d_pendingMutex);
-    d_handedOverCondition.wait_for(lock,
-                                   std::chrono::duration<double>(timeout),
-                                   [this] {
-                                       return d_connectedHandedOver ||
-                                              d_pumpExit;
-                                   });
-}
-
-void Session::waitUntilHandedOver()
-{
-    std::unique_lock<std::mutex> lock(d_pendingMutex);
-    const unsigned long long     target = d_enqueuedCount;
-    d_handedOverCondition.wait(lock, [this, target] {
-        return d_handedOverCount >= target || d_pumpExit;
-    });
 }
 
 // ---------------------------------------------------------------------------
@@ -720,6 +950,13 @@ int MessageCursor::queueSlot() const
 long long MessageCursor::correlationId() const
 {
     const bmqt::CorrelationId& id = d_message->correlationId();
+    return id.isNumeric() ? id.theNumeric() : 0;
+}
+
+long long MessageCursor::subscriptionId() const
+{
+    const bmqt::CorrelationId& id =
+        d_message->subscriptionHandle().correlationId();
     return id.isNumeric() ? id.theNumeric() : 0;
 }
 

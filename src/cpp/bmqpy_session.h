@@ -53,6 +53,11 @@ enum {
     k_TIMED_OUT      = -10001   // a wait of ours ran out
 };
 
+/// The type of a `SessionEventInfo` that reports the outcome of a queue
+/// operation the binding started (open, configure, close); outside
+/// `bmqt::SessionEventType`'s range (which uses -1 to -3).
+enum { k_OPERATION_RESULT = -1000 };
+
 /// A session event flattened into plain values.
 struct SessionEventInfo {
     int         type;         // bmqt::SessionEventType::Enum
@@ -60,6 +65,8 @@ struct SessionEventInfo {
     std::string statusName;   // e.g. "TIMEOUT", from the matching enum
     std::string description;  // libbmq's error description, may be empty
     int         queueSlot;    // -1 when the event is not about a queue
+    long long   requestId;    // the binding's id of the operation, for
+                              // `k_OPERATION_RESULT`; 0 otherwise
 };
 
 class Session;
@@ -74,6 +81,13 @@ struct PendingEvent {
 /// Called on the session's pump thread, without the GIL, with the events
 /// in the order libbmq delivered them.  The callee reads
 /// `session->context()` only once it holds the GIL (see `detach`).
+/// Supplies an authentication credential when libbmq (re)authenticates,
+/// on a libbmq thread: returns true after filling `mechanism` and `data`, or
+/// false when there is none (libbmq then fails the connection attempt).
+typedef bool (*AuthnCredentialFn)(void*        context,
+                                  std::string* mechanism,
+                                  std::string* data);
+
 typedef void (*EventBatchFn)(Session*                         session,
                              const std::vector<PendingEvent>& events);
 
@@ -95,6 +109,30 @@ struct SessionConfig {
     double      closeQueueTimeout     = -1;
     // The monitor, when host health monitoring is enabled.
     bsl::shared_ptr<bmqa::ManualHostHealthMonitor> hostHealthMonitor;
+    // Authentication: a fixed credential (`hasAuthnCredential`), or a
+    // function asked each time libbmq authenticates; with neither, libbmq
+    // does not authenticate (the broker treats the client as anonymous).
+    // `authnCredentialContext` must outlive the session.
+    bool              hasAuthnCredential     = false;
+    std::string       authnMechanism;
+    std::string       authnData;
+    AuthnCredentialFn authnCredentialFn      = nullptr;
+    void*             authnCredentialContext = nullptr;
+};
+
+/// One subscription: an expression over message properties and the
+/// consumer limits of the messages it selects; a field whose `has...` flag
+/// is false takes the queue's value.  `id` is the numeric correlation id of
+/// its handle, which received messages carry back.
+struct SubscriptionSpec {
+    long long   id                     = 0;
+    std::string expression;
+    bool        hasMaxUnconfirmedMessages = false;
+    int         maxUnconfirmedMessages    = 0;
+    bool        hasMaxUnconfirmedBytes    = false;
+    int         maxUnconfirmedBytes       = 0;
+    bool        hasConsumerPriority       = false;
+    int         consumerPriority          = 0;
 };
 
 /// Queue options; a field whose `has...` flag is false is left unset.
@@ -107,13 +145,10 @@ struct QueueOptionsSpec {
     int  consumerPriority            = 0;
     bool hasSuspendsOnBadHostHealth  = false;
     bool suspendsOnBadHostHealth     = false;
-};
-
-/// Outcome of a queue operation.
-struct QueueResult {
-    int         status = 0;   // 0 on success, else the libbmq result code
-    std::string statusName;   // e.g. "INVALID_URI"
-    std::string description;  // libbmq's description of a failure
+    // When false, the queue keeps its subscriptions (none on open: one
+    // that receives everything); when true, `subscriptions` replace them.
+    bool hasSubscriptions            = false;
+    std::vector<SubscriptionSpec> subscriptions;
 };
 
 /// Whether the calling thread is a session's pump thread, running the
@@ -146,10 +181,10 @@ class Session {
     Session(const Session&)            = delete;
     Session& operator=(const Session&) = delete;
 
-    /// Connect; return 0 or a `bmqt::GenericResult` code.  On success,
-    /// blocks until the `Connected` event has been handed over, so that the
-    /// program sees it before `start` returns.
-    int start(double timeout);
+    /// Start connecting without blocking; return 0 or a
+    /// `bmqt::GenericResult` code.  The outcome arrives as a session event
+    /// (`CONNECTED`, or `CONNECTION_TIMEOUT` after `timeout` seconds).
+    int startAsync(double timeout);
 
     /// Disconnect and wait for every callback to return.  Idempotent.
     /// Blocks; must not be called from a callback thread.
@@ -173,20 +208,27 @@ class Session {
     /// Free a slot whose queue failed to open.
     void releaseQueueSlot(int slot);
 
-    /// Open `uri` in the reserved `slot`.  Blocks.
-    void openQueue(QueueResult*            result,
-                   int                     slot,
-                   const std::string&      uri,
-                   unsigned long long      flags,
-                   const QueueOptionsSpec& options,
-                   double                  timeout);
-    void configureQueue(QueueResult*            result,
-                        int                     slot,
-                        const QueueOptionsSpec& options,
-                        double                  timeout);
-    /// Close the queue; the events libbmq queued before it returned (the
-    /// NACKs of outstanding posts) have been handed over when this returns.
-    void closeQueue(QueueResult* result, int slot, double timeout);
+    // Queue operations never block: each returns 0 once libbmq has it (or
+    // `k_QUEUE_NOT_OPEN`), and its outcome arrives later, in libbmq's event
+    // order, as a `k_OPERATION_RESULT` event carrying `requestId`.  Waiting
+    // is the binding's business, so that it can wait in slices (Ctrl-C) or
+    // on an event loop.  A close result follows every event libbmq queued
+    // for the queue before it (the NACKs of outstanding posts).
+
+    /// Open `uri` in the reserved `slot`.
+    int openQueueAsync(int                     slot,
+                       const std::string&      uri,
+                       unsigned long long      flags,
+                       const QueueOptionsSpec& options,
+                       double                  timeout,
+                       long long               requestId);
+    int configureQueueAsync(int                     slot,
+                            const QueueOptionsSpec& options,
+                            double                  timeout,
+                            long long               requestId);
+    /// Close the queue in `slot`; the binding frees the slot (see
+    /// `releaseQueueSlot`) once the result is handed over.
+    int closeQueueAsync(int slot, double timeout, long long requestId);
 
     /// Load the options libbmq holds for the queue (defaults filled in).
     int getQueueOptions(QueueOptionsSpec* options, int slot) const;
@@ -202,6 +244,30 @@ class Session {
              const bmqa::MessageProperties* properties,
              long long                      ackId,
              int                            compression);
+
+    /// Post `count` messages to one queue in as few PUT events as fit
+    /// (libbmq caps an event's size), without blocking.  Message `i` has
+    /// the payload `data[i]`/`lengths[i]`, the shared `properties` (may be
+    /// null) and, when `firstAckId` is not 0, the ACK id `firstAckId + i`.
+    /// `*posted` tells how many messages libbmq took: on `e_BW_LIMIT` the
+    /// binding waits for the channel and posts the rest.  Return codes as
+    /// for `post`.
+    int postBatch(size_t*                        posted,
+                  int*                           buildResult,
+                  int                            slot,
+                  const char* const*             data,
+                  const size_t*                  lengths,
+                  size_t                         count,
+                  const bmqa::MessageProperties* properties,
+                  long long                      firstAckId,
+                  int                            compression);
+
+    /// Confirm `count` messages (`slots[i]`, 16-byte `guids + 16 * i`) in
+    /// one CONFIRM event (more if they do not fit in one).  Return 0 or
+    /// the first failing libbmq result code, or `k_QUEUE_NOT_OPEN`.
+    int confirmBatch(const int*           slots,
+                     const unsigned char* guids,
+                     size_t               count);
 
     /// Wait up to `timeout` seconds for the channel to accept writes again
     /// after `post` returned `e_BW_LIMIT`.  Return true if it may.  Blocks.
@@ -221,8 +287,11 @@ class Session {
     void enqueueMessageEvent(const bmqa::MessageEvent& event);
     void enqueue(PendingEvent&& event);
     void pump();
-    void waitUntilHandedOver();
-    void waitForConnectedEvent(double timeout);
+    void enqueueOperationResult(long long          requestId,
+                                int                slot,
+                                int                status,
+                                const char*        statusName,
+                                const bsl::string& description);
     void flushConfirms();
     bmqa::QueueId* queueAt(int slot);
 
@@ -235,11 +304,7 @@ class Session {
     std::mutex                d_pendingMutex;
     std::condition_variable   d_pendingCondition;   // events or exit
     std::condition_variable   d_spaceCondition;     // room in the queue
-    std::condition_variable   d_handedOverCondition;
     std::deque<PendingEvent>  d_pending;
-    unsigned long long        d_enqueuedCount;
-    unsigned long long        d_handedOverCount;
-    bool                      d_connectedHandedOver;
     bool                      d_pumpExit;
     std::thread               d_pumpThread;
     std::unique_ptr<bmqa::Session> d_session;
@@ -283,6 +348,9 @@ class MessageCursor {
     int       eventType() const { return d_type; }
     int       queueSlot() const;
     long long correlationId() const;
+    /// The correlation id of the subscription a PUSH message matched, or 0
+    /// when the queue has no subscriptions of ours.
+    long long subscriptionId() const;
     int       ackStatus() const { return d_message->ackStatus(); }
     bool      hasGuid() const;
     void      loadGuid(unsigned char* out16) const;

@@ -16,6 +16,7 @@ from ._broker import (
     FANOUT_APP_IDS,
     Broker,
     BrokerError,
+    basic_authentication,
     find_broker_executable,
     start_broker,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "Broker",
     "BrokerError",
     "HostHealth",
+    "basic_authentication",
     "find_broker_executable",
     "start_broker",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "BROKER_ENV_VAR",
     "DEFAULT_BROKER_DIR",
     "Broker",
+    "basic_authentication",
     "BrokerError",
     "DOMAINS",
     "find_broker_executable",
@@ -129,10 +130,31 @@ def _domain_config(mode: str, storage: str, messages: int, size: int) -> Dict[st
     }
 
 
-def write_config(directory: Path, port: int) -> Path:
+def basic_authentication(users: Dict[str, str], allow_anonymous: bool = False) -> Dict[str, Any]:
+    """An ``authentication`` configuration for :func:`start_broker`: the
+    broker's built-in ``BasicAuthenticator`` (mechanism ``BASIC``, data
+    ``b"user:password"``) knowing ``users`` (name -> password); clients that
+    send no credential are refused unless ``allow_anonymous``."""
+    config: Dict[str, Any] = {
+        "authenticators": [
+            {
+                "name": "BasicAuthenticator",
+                "settings": [{"key": user, "value": {"stringVal": password}} for user, password in users.items()],
+            }
+        ]
+    }
+    if not allow_anonymous:
+        config["anonymousCredential"] = {"disallow": {}}
+    return config
+
+
+def write_config(directory: Path, port: int, authentication: Optional[Dict[str, Any]] = None) -> Path:
     """Write a single-node broker configuration listening on
     ``127.0.0.1:port`` into ``directory/etc``; logs and storage go to
-    ``directory/logs`` and ``directory/storage``.  Return the ``etc`` path."""
+    ``directory/logs`` and ``directory/storage``.  ``authentication`` is
+    the broker's ``appConfig.authentication`` (see
+    :func:`basic_authentication`); by default every client is accepted
+    anonymously.  Return the ``etc`` path."""
     etc = directory / "etc"
     logs = directory / "logs"
     storage = directory / "storage"
@@ -284,6 +306,8 @@ def write_config(directory: Path, port: int) -> Path:
         ],
         "proxyClusters": [],
     }
+    if authentication is not None:
+        broker["appConfig"]["authentication"] = authentication
     (etc / "bmqbrkrcfg.json").write_text(json.dumps(broker, indent=2))
     (etc / "clusters.json").write_text(json.dumps(cluster, indent=2))
     for name, spec in DOMAINS.items():
@@ -304,17 +328,22 @@ class Broker:
         process (subprocess.Popen): The broker process.
     """
 
-    def __init__(self, executable: Path, directory: Path, port: int) -> None:
+    def __init__(
+        self, executable: Path, directory: Path, port: int, authentication: Optional[Dict[str, Any]] = None
+    ) -> None:
         self.executable = executable
         self.directory = directory
         self.port = port
         self.uri = f"tcp://127.0.0.1:{port}"
-        self.etc = write_config(directory, port)
+        self.etc = write_config(directory, port, authentication)
         self.output_path = directory / "broker.out"
         self.process: Optional["subprocess.Popen[bytes]"] = None
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start the broker and wait until it accepts connections."""
+        """Start the broker and wait until it accepts connections.
+
+        After :meth:`kill` or :meth:`stop`, this restarts it with the same
+        port, configuration and storage (a crash and restart)."""
         with open(self.output_path, "ab") as output:
             self.process = subprocess.Popen(
                 [str(self.executable), str(self.etc)],
@@ -391,14 +420,19 @@ class Broker:
 
 @contextlib.contextmanager
 def start_broker(
-    directory: "Optional[Union[str, os.PathLike[str]]]" = None, port: Optional[int] = None, timeout: float = 30.0
+    directory: "Optional[Union[str, os.PathLike[str]]]" = None,
+    port: Optional[int] = None,
+    timeout: float = 30.0,
+    authentication: Optional[Dict[str, Any]] = None,
 ) -> Iterator[Broker]:
     """Start ``bmqbrkr.tsk`` for the duration of a ``with`` block.
 
     The broker listens on ``127.0.0.1`` on ``port`` (default: a free one) and
     keeps its configuration, logs and storage in ``directory`` (default: a
     temporary directory, removed afterwards).  Its domains are listed in
-    :data:`DOMAINS`.
+    :data:`DOMAINS`.  ``authentication`` configures the broker's
+    authenticators (e.g. :func:`basic_authentication`); by default clients
+    are accepted anonymously.
 
     Example::
 
@@ -414,7 +448,7 @@ def start_broker(
     executable = find_broker_executable()
     owned = directory is None
     path = Path(tempfile.mkdtemp(prefix="bmqbrkr-")) if directory is None else Path(directory)
-    broker = Broker(executable, path, port or _free_port())
+    broker = Broker(executable, path, port or _free_port(), authentication)
     try:
         broker.start(timeout)
         yield broker
