@@ -26,6 +26,7 @@ _QueueOptionsTuple = Tuple[
 class SessionHandle:
     on_message: Optional[Callable[..., Any]]
     stopped: bool
+    receiver_token: object
     subscriptions: Dict[int, Any]
     def __init__(
         self,

@@ -398,6 +398,9 @@ cdef class SessionHandle:
     cdef long long last_ack_id
     cdef readonly bint stopped
     cdef object authn_provider   # kept alive for libbmq's credential callback
+    # Marks the messages this session received (a token rather than the
+    # handle, so that a kept message does not keep a libbmq session alive).
+    cdef readonly object receiver_token
 
     def __cinit__(self):
         self.session = NULL
@@ -405,6 +408,7 @@ cdef class SessionHandle:
         self.ack_callbacks = {}
         self.subscriptions = {}
         self.last_ack_id = 0
+        self.receiver_token = object()
 
     def __init__(
         self,
@@ -808,6 +812,7 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
         message.data = data
         message.guid = _guid(cursor)
         message.queue_uri = uris.get(cursor.queueSlot(), "")
+        message._receiver = handle.receiver_token
         message.subscription = subscriptions.get(cursor.subscriptionId()) if subscriptions else None
         if cursor.hasProperties():
             props.clear()

@@ -39,7 +39,9 @@ class Message:
             message matched, or None if the queue has no subscriptions.
     """
 
-    __slots__ = ("data", "guid", "queue_uri", "properties", "property_types", "subscription")
+    # `_receiver`: the token of the session that received it, so that
+    # another session refuses to confirm it.
+    __slots__ = ("data", "guid", "queue_uri", "properties", "property_types", "subscription", "_receiver")
 
     data: bytes
     guid: bytes
@@ -47,6 +49,7 @@ class Message:
     properties: PropertyValueDict
     property_types: PropertyTypeDict
     subscription: Optional["Subscription"]
+    _receiver: object
 
     def __init__(self) -> None:
         raise Error("The Message class does not have a public constructor.")

@@ -152,6 +152,11 @@ _subscription_ids = itertools.count(1 << 40)
 def _check_queue_options(options: QueueOptions) -> None:
     if not isinstance(options, QueueOptions):
         raise TypeError(f"options must be a QueueOptions, not {type(options).__name__!r}")
+    for name in ("max_unconfirmed_messages", "max_unconfirmed_bytes", "consumer_priority"):
+        value = getattr(options, name)
+        # libbmq keeps these in 32-bit ints; the broker judges values inside.
+        if value is not None and not -(2**31) <= value < 2**31:
+            raise ValueError(f"{name} must fit in 32 bits (between {-(2**31)} and {2**31 - 1}), was {value}")
 
 
 def _queue_options_tuple(
@@ -517,6 +522,7 @@ class Session:
             timeouts.close_queue_timeout,
             authn,
         )
+        self._receiver_token = self._handle.receiver_token
         self._connect_timeout = timeouts.connect_timeout
         if self._connect_on_init:
             connected = self._start_future()
@@ -1154,6 +1160,10 @@ class Session:
             raise Error(f"Failed to confirm {len(items)} messages: {rc}")
 
     def _confirmable_queue(self, message: Message) -> _Queue:
+        receiver = getattr(message, "_receiver", None)
+        if receiver is not None and receiver is not self._receiver_token:
+            # libbmq would send the confirmation, and the broker ignore it.
+            raise Error("Cannot confirm a message received by another session")
         queue = self._queues.get(message.queue_uri)
         if queue is None:
             raise Error("Queue not opened")
@@ -1186,7 +1196,11 @@ class Session:
             raise TypeError(f"message must be a blazingmq.Message, not {type(message).__name__!r}")
         queue = self._queues.get(message.queue_uri)
         guid = message.guid
-        if queue is None or queue.closing or type(guid) is not bytes or len(guid) != 16:
+        try:
+            foreign = message._receiver is not self._receiver_token
+        except AttributeError:  # not made by the SDK: judged by the checks below
+            foreign = False
+        if foreign or queue is None or queue.closing or type(guid) is not bytes or len(guid) != 16:
             queue = self._confirmable_queue(message)  # raises the precise error
         rc = self._handle.confirm(queue.slot, guid)
         if rc != 0:
