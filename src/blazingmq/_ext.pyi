@@ -22,6 +22,7 @@ _QueueOptionsTuple = Tuple[Optional[int], Optional[int], Optional[int], Optional
 
 class SessionHandle:
     on_message: Optional[Callable[..., Any]]
+    on_batch_end: Optional[Callable[[], Any]]
     stopped: bool
     def __init__(
         self,
