@@ -437,11 +437,21 @@ class Session:
             self._flush_confirms()
             for operation in list(self._operations):
                 operation.cancel()
+            self._cancel_waiting_posts()
             loop = asyncio.get_running_loop()
             self._stopping = loop.run_in_executor(None, self._session.stop)
             self._stopping.add_done_callback(lambda _: self._after_stop())
         # Shielded: a cancelled `stop()` still stops.
         await asyncio.shield(self._stopping)
+
+    def _cancel_waiting_posts(self) -> None:
+        """The posts still waiting for the channel will never be posted."""
+        if self._poster is not None:
+            self._poster.cancel()
+        while self._waiting_posts:
+            future, _, _ = self._waiting_posts.popleft()
+            self._pending_acks.discard(future)
+            future.cancel()
 
     def _after_stop(self) -> None:
         """On the loop, once libbmq has stopped: deliver what came during
@@ -452,9 +462,7 @@ class Session:
         for future in self._pending_acks:
             future.cancel()
         self._pending_acks.clear()
-        self._waiting_posts.clear()
-        if self._poster is not None:
-            self._poster.cancel()
+        self._cancel_waiting_posts()
         for operation in self._operations:
             operation.cancel()
         for inbox in self._inbox_list:
