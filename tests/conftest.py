@@ -1,5 +1,5 @@
-"""Shared fixtures: a real broker for the whole run (from
-``blazingmq.testing.pytest_plugin``), fresh queue URIs, and collectors that
+"""Shared fixtures: a real broker for the whole run (``bmq_broker`` from
+``blazingmq.testing.pytest_plugin``, loaded by its entry point), fresh queue URIs, and collectors that
 let a test wait for what libbmq threads deliver."""
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import pytest
 
 import blazingmq
 
-pytest_plugins = ["blazingmq.testing.pytest_plugin"]
+# The broker fixtures come from blazingmq's own pytest plugin, which the
+# installed package registers (entry point `pytest11`); pytester tests it.
+pytest_plugins = ["pytester"]
 
 _queue_numbers = itertools.count()
 

@@ -167,3 +167,62 @@ def test_forbidden_calls_from_on_session_event_raise_at_once(session_factory, qu
     session.post(uri, b"still usable", on_ack=acks.append)
     session.close_queue(uri)
     assert [a.status for a in acks] == [AckStatus.SUCCESS]
+
+
+EVERY_CALLBACK_RAISES = textwrap.dedent(
+    """\
+    import sys, threading, blazingmq
+    from blazingmq import session_events
+    uri = "bmq://bmq.test.mem.priority/every_callback_raises"
+    got, acks, events = [], [], []
+    done = threading.Event()
+
+    def on_session_event(event):
+        events.append(type(event).__name__)
+        raise KeyError("boom in on_session_event " + type(event).__name__)
+
+    def on_message(message, handle):
+        got.append(int(message.data))
+        handle.confirm()
+        if len(got) == 50:
+            done.set()
+        raise ValueError("boom in on_message %d" % int(message.data))
+
+    def on_ack(ack):
+        acks.append(ack.status)
+        raise RuntimeError("boom in on_ack")
+
+    monitor = blazingmq.BasicHealthMonitor()
+    session = blazingmq.Session(on_session_event, on_message=on_message, broker=sys.argv[1],
+                                host_health_monitor=monitor)
+    session.open_queue(uri, read=True, write=True)
+    for number in range(50):
+        session.post(uri, b"%d" % number, on_ack=on_ack)
+    assert done.wait(20), got
+    monitor.set_unhealthy()
+    monitor.set_healthy()
+    session.configure_queue(uri, blazingmq.QueueOptions(0, 0, 0))
+    session.close_queue(uri)
+    session.stop()
+    print("received", sorted(got) == list(range(50)), "acks", len(acks), "events", ",".join(events))
+    """
+)
+
+
+def test_every_callback_raising_every_time_keeps_the_event_thread_running(bmq_broker_uri):
+    """on_session_event, on_message and on_ack all raise, every time: each
+    exception is printed with its traceback and every later event,
+    message and ACK still arrives."""
+    result = subprocess.run(
+        [sys.executable, "-c", EVERY_CALLBACK_RAISES, bmq_broker_uri], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "received True acks 50 events Connected,HostUnhealthy,HostHealthRestored,Disconnected" in result.stdout
+    err = result.stderr
+    assert err.count("ValueError: boom in on_message") == 50
+    assert err.count("RuntimeError: boom in on_ack") == 50
+    for event in ("Connected", "HostUnhealthy", "HostHealthRestored", "Disconnected"):
+        assert f"KeyError: 'boom in on_session_event {event}'" in err
+    # Full tracebacks: the frame that raised is named.
+    assert err.count("Traceback (most recent call last)") == 104
+    assert 'in on_session_event\n' in err and 'in on_message\n' in err and 'in on_ack\n' in err

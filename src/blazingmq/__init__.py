@@ -4,7 +4,7 @@ from . import exceptions, session_events
 from ._enums import AckStatus, CompressionAlgorithmType, PropertyType
 from ._messages import Ack, Message, MessageHandle
 from ._monitors import BasicHealthMonitor
-from ._options import QueueOptions, SessionOptions, Timeouts
+from ._options import QueueOptions, SessionOptions, Subscription, Timeouts
 from ._session import Session
 from ._typing import PropertyTypeDict, PropertyValueDict
 from ._version import __version__
@@ -24,6 +24,7 @@ __all__ = [
     "MessageHandle",
     "Session",
     "SessionOptions",
+    "Subscription",
     "Timeouts",
     "__version__",
     "exceptions",

@@ -1,6 +1,6 @@
 """Type stub of the compiled module ``blazingmq._ext``."""
 
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 QUEUE_NOT_OPEN: int
 BW_LIMIT: int
@@ -18,12 +18,17 @@ class HealthMonitorHandle:
     def set_healthy(self) -> None: ...
     def set_unhealthy(self) -> None: ...
 
-_QueueOptionsTuple = Tuple[Optional[int], Optional[int], Optional[int], Optional[bool]]
+_SubscriptionTuple = Tuple[int, Any, Optional[int], Optional[int], Optional[int]]
+_QueueOptionsTuple = Tuple[
+    Optional[int], Optional[int], Optional[int], Optional[bool], Optional[List[_SubscriptionTuple]]
+]
 
 class SessionHandle:
     on_message: Optional[Callable[..., Any]]
     on_batch_end: Optional[Callable[[], Any]]
     stopped: bool
+    receiver_token: object
+    subscriptions: Dict[int, Any]
     def __init__(
         self,
         owner: Any,
@@ -65,7 +70,9 @@ class SessionHandle:
         self, slot: int, options: _QueueOptionsTuple, timeout: Optional[float], request_id: int
     ) -> int: ...
     def close_queue_async(self, slot: int, timeout: Optional[float], request_id: int) -> int: ...
-    def get_queue_options(self, slot: int) -> Optional[Tuple[int, int, int, bool]]: ...
+    def get_queue_options(
+        self, slot: int
+    ) -> Optional[Tuple[int, int, int, bool, Optional[List[Tuple[int, str, Optional[int], Optional[int], Optional[int]]]]]]: ...
     def post(
         self,
         slot: int,

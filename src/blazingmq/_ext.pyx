@@ -85,6 +85,17 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         AuthnCredentialFn authnCredentialFn
         void* authnCredentialContext
 
+    cdef cppclass SubscriptionSpec:
+        SubscriptionSpec()
+        long long id
+        string expression
+        cbool hasMaxUnconfirmedMessages
+        int maxUnconfirmedMessages
+        cbool hasMaxUnconfirmedBytes
+        int maxUnconfirmedBytes
+        cbool hasConsumerPriority
+        int consumerPriority
+
     cdef cppclass QueueOptionsSpec:
         cbool hasMaxUnconfirmedMessages
         int maxUnconfirmedMessages
@@ -94,6 +105,8 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         int consumerPriority
         cbool hasSuspendsOnBadHostHealth
         cbool suspendsOnBadHostHealth
+        cbool hasSubscriptions
+        vector[SubscriptionSpec] subscriptions
 
     cdef cppclass Session:
         Session(const SessionConfig&, void*, EventBatchFn) except +
@@ -123,6 +136,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         int eventType()
         int queueSlot()
         long long correlationId()
+        long long subscriptionId()
         int ackStatus()
         cbool hasGuid()
         void loadGuid(unsigned char*)
@@ -238,8 +252,11 @@ def reset_log_bridge_after_fork():
 
 cdef void _fill_queue_options(QueueOptionsSpec* spec, tuple options) except *:
     """``options`` is (max_unconfirmed_messages, max_unconfirmed_bytes,
-    consumer_priority, suspends_on_bad_host_health), each possibly None."""
-    messages, bytes_, priority, suspends = options
+    consumer_priority, suspends_on_bad_host_health, subscriptions), each
+    possibly None; subscriptions are (id, expression: bytes, max messages,
+    max bytes, priority) tuples."""
+    cdef SubscriptionSpec sub
+    messages, bytes_, priority, suspends, subscriptions = options
     if messages is not None:
         spec.hasMaxUnconfirmedMessages = True
         spec.maxUnconfirmedMessages = messages
@@ -252,6 +269,22 @@ cdef void _fill_queue_options(QueueOptionsSpec* spec, tuple options) except *:
     if suspends is not None:
         spec.hasSuspendsOnBadHostHealth = True
         spec.suspendsOnBadHostHealth = suspends
+    if subscriptions is not None:
+        spec.hasSubscriptions = True
+        for sub_id, expression, sub_messages, sub_bytes, sub_priority in subscriptions:
+            sub = SubscriptionSpec()
+            sub.id = sub_id
+            sub.expression = expression
+            if sub_messages is not None:
+                sub.hasMaxUnconfirmedMessages = True
+                sub.maxUnconfirmedMessages = sub_messages
+            if sub_bytes is not None:
+                sub.hasMaxUnconfirmedBytes = True
+                sub.maxUnconfirmedBytes = sub_bytes
+            if sub_priority is not None:
+                sub.hasConsumerPriority = True
+                sub.consumerPriority = sub_priority
+            spec.subscriptions.push_back(sub)
 
 
 cdef int _fill_properties(MessageProperties* props, list properties) except -1:
@@ -359,6 +392,9 @@ cdef class SessionHandle:
     cdef object report_exception
     cdef dict queue_uris       # slot -> URI (str), kept until the slot is reused
     cdef dict ack_callbacks    # ACK correlation id -> on_ack
+    # Subscription correlation id -> the Subscription object, filled in by
+    # the Python layer before libbmq can deliver a message that matched it.
+    cdef readonly dict subscriptions
     cdef long long last_ack_id
     cdef readonly bint stopped
     cdef object authn_provider   # kept alive for libbmq's credential callback
@@ -366,12 +402,17 @@ cdef class SessionHandle:
     # thread with the GIL held (``blazingmq.aio`` wakes its event loop there:
     # once per batch, not once per message).  None: nothing is called.
     cdef public object on_batch_end
+    # Marks the messages this session received (a token rather than the
+    # handle, so that a kept message does not keep a libbmq session alive).
+    cdef readonly object receiver_token
 
     def __cinit__(self):
         self.session = NULL
         self.queue_uris = {}
         self.ack_callbacks = {}
+        self.subscriptions = {}
         self.last_ack_id = 0
+        self.receiver_token = object()
 
     def __init__(
         self,
@@ -514,15 +555,32 @@ cdef class SessionHandle:
         return rc
 
     def get_queue_options(self, int slot):
-        """Return the four queue option fields, or None if not open."""
+        """Return the four queue option fields and the subscriptions (None,
+        or a list of (id, expression, max messages, max bytes, priority),
+        None for a field the subscription leaves to the queue), or None if
+        the queue is not open."""
         cdef QueueOptionsSpec spec
+        cdef SubscriptionSpec sub
         if self.session.getQueueOptions(&spec, slot) != 0:
             return None
+        subscriptions = None
+        if spec.hasSubscriptions:
+            subscriptions = [
+                (
+                    sub.id,
+                    sub.expression.decode("utf-8", "replace"),
+                    sub.maxUnconfirmedMessages if sub.hasMaxUnconfirmedMessages else None,
+                    sub.maxUnconfirmedBytes if sub.hasMaxUnconfirmedBytes else None,
+                    sub.consumerPriority if sub.hasConsumerPriority else None,
+                )
+                for sub in spec.subscriptions
+            ]
         return (
             spec.maxUnconfirmedMessages,
             spec.maxUnconfirmedBytes,
             spec.consumerPriority,
             spec.suspendsOnBadHostHealth,
+            subscriptions,
         )
 
     def post(self, int slot, bytes data, list properties, on_ack, int compression):
@@ -742,6 +800,7 @@ cdef int _deliver_acks(SessionHandle handle, MessageCursor* cursor) except -1:
 
 cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -1:
     cdef dict uris = handle.queue_uris
+    cdef dict subscriptions = handle.subscriptions
     cdef object on_message = handle.on_message
     cdef MessageProperties props
     cdef bytes data
@@ -762,15 +821,19 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
         message.data = data
         message.guid = _guid(cursor)
         message.queue_uri = uris.get(cursor.queueSlot(), "")
+        message._receiver = handle.receiver_token
+        message.subscription = subscriptions.get(cursor.subscriptionId()) if subscriptions else None
         if cursor.hasProperties():
             props.clear()
             if cursor.loadProperties(&props) == 0:
                 message.properties, message.property_types = _convert_properties(
                     handle, props)
             else:
-                message.properties, message.property_types = {}, {}
+                message.properties = {}
+                message.property_types = {}
         else:
-            message.properties, message.property_types = {}, {}
+            message.properties = {}
+            message.property_types = {}
         message_handle = MessageHandle.__new__(MessageHandle)
         message_handle._message = message
         message_handle._session = owner

@@ -14,6 +14,7 @@ from ._typing import PropertyTypeDict, PropertyValueDict
 from .exceptions import Error
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._options import Subscription
     from ._session import Session
 
 __all__ = ["Ack", "Message", "MessageHandle"]
@@ -33,15 +34,26 @@ class Message:
         properties (dict): The message properties, name to value.
         property_types (dict): The type of each property, name to
             :class:`PropertyType` (same keys as ``properties``).
+        subscription (Subscription | None): The subscription (the very
+            object given in :class:`QueueOptions`) whose expression the
+            message matched, or None if the queue has no subscriptions.
+
+    Created by the SDK and passed to ``on_message``; constructing one
+    raises :class:`~blazingmq.exceptions.Error`.  Its attributes are plain
+    values and may be read from any thread.
     """
 
-    __slots__ = ("data", "guid", "queue_uri", "properties", "property_types")
+    # `_receiver`: the token of the session that received it, so that
+    # another session refuses to confirm it.
+    __slots__ = ("data", "guid", "queue_uri", "properties", "property_types", "subscription", "_receiver")
 
     data: bytes
     guid: bytes
     queue_uri: str
     properties: PropertyValueDict
     property_types: PropertyTypeDict
+    subscription: Optional["Subscription"]
+    _receiver: object
 
     def __init__(self) -> None:
         raise Error("The Message class does not have a public constructor.")
@@ -54,7 +66,8 @@ class MessageHandle:
     """Confirms the :class:`Message` it was delivered with.
 
     Passed as the second argument of ``on_message``.  ``confirm()`` may be
-    called from any thread, including the callback itself.
+    called from any thread, including the callback itself.  Constructing
+    one raises :class:`~blazingmq.exceptions.Error`.
     """
 
     __slots__ = ("_message", "_session")
@@ -70,7 +83,10 @@ class MessageHandle:
         again.  Same as ``session.confirm(message)``.
 
         Raises:
-            Error: The queue is not open or is closing, or libbmq refused.
+            ~blazingmq.exceptions.Error: The queue is not open or is closing, or libbmq
+                refused.
+
+        Thread safety: may be called from any thread, callbacks included.
         """
         self._session.confirm(self._message)
 
@@ -86,6 +102,10 @@ class Ack:
         status (AckStatus): ``SUCCESS`` if the broker stored the message.
         guid (bytes | None): The message's 16-byte id on success, else None.
         queue_uri (str): The queue the message was posted to.
+
+    Passed to the ``on_ack`` callback of :meth:`Session.post`, on the
+    session's callback thread; constructing one raises
+    :class:`~blazingmq.exceptions.Error`.
     """
 
     __slots__ = ("status", "guid", "queue_uri")

@@ -88,6 +88,15 @@ def encode_properties(
     overrides: Optional[Mapping[Any, PropertyType]] = None,
 ) -> List[EncodedProperty]:
     """Check ``properties`` (and ``overrides``) and convert them for posting."""
+    if not isinstance(properties, Mapping):
+        raise TypeError(
+            f"properties must be a mapping of property names to values, not {type(properties).__name__!r}"
+        )
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise TypeError(
+            "property_type_overrides must be a mapping of property names to PropertyType, "
+            f"not {type(overrides).__name__!r}"
+        )
     if overrides:
         for key in overrides:
             if key not in properties:

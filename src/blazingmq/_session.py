@@ -12,14 +12,14 @@ import time
 import traceback
 import warnings
 import weakref
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import _ext
 from ._logging import start_log_forwarding
 from ._enums import CompressionAlgorithmType, PropertyType
 from ._messages import Ack, Message, MessageHandle
 from ._monitors import BasicHealthMonitor
-from ._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Timeouts
+from ._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Subscription, Timeouts
 from ._properties import encode_properties
 from ._typing import PropertyValueDict
 from ._version import __version__
@@ -144,14 +144,41 @@ def _process_name() -> str:
     return os.path.abspath(path) if path else "py:UNKNOWN"
 
 
-def _queue_options_tuple(options: QueueOptions) -> Tuple[Any, Any, Any, Any]:
+# Correlation ids of subscription handles.  Far above the queue slots (the
+# queues' correlation ids), so that the two can never be confused.
+_subscription_ids = itertools.count(1 << 40)
+
+
+def _check_queue_options(options: QueueOptions) -> None:
     if not isinstance(options, QueueOptions):
         raise TypeError(f"options must be a QueueOptions, not {type(options).__name__!r}")
+    for name in ("max_unconfirmed_messages", "max_unconfirmed_bytes", "consumer_priority"):
+        value = getattr(options, name)
+        # libbmq keeps these in 32-bit ints; the broker judges values inside.
+        if value is not None and not -(2**31) <= value < 2**31:
+            raise ValueError(f"{name} must fit in 32 bits (between {-(2**31)} and {2**31 - 1}), was {value}")
+
+
+def _queue_options_tuple(
+    options: QueueOptions, subscriptions: Optional[List[Tuple[int, Subscription]]]
+) -> Tuple[Any, Any, Any, Any, Any]:
     return (
         options.max_unconfirmed_messages,
         options.max_unconfirmed_bytes,
         options.consumer_priority,
         options.suspends_on_bad_host_health,
+        None
+        if subscriptions is None
+        else [
+            (
+                subscription_id,
+                subscription.expression.encode(),
+                subscription.max_unconfirmed_messages,
+                subscription.max_unconfirmed_bytes,
+                subscription.consumer_priority,
+            )
+            for subscription_id, subscription in subscriptions
+        ],
     )
 
 
@@ -241,13 +268,39 @@ class _EventSink:
 class _Queue:
     """What the session knows of one open queue."""
 
-    __slots__ = ("slot", "read", "write", "closing")
+    __slots__ = ("slot", "read", "write", "closing", "subscription_ids")
 
     def __init__(self, slot: int, read: bool, write: bool) -> None:
         self.slot = slot
         self.read = read
         self.write = write
         self.closing = False
+        # The correlation ids this queue's subscriptions were given, kept
+        # until the queue closes: messages that matched a subscription that
+        # a configure has since replaced may still be on their way.
+        self.subscription_ids: Dict[int, Subscription] = {}
+
+    def assign_subscription_ids(
+        self, options: QueueOptions
+    ) -> Tuple[Optional[List[Tuple[int, Subscription]]], List[int]]:
+        """Return ``(id, subscription)`` pairs for ``options.subscriptions``
+        (None if it is None) and the ids that are new.  A subscription
+        object given again keeps its id, so libbmq updates it in place."""
+        if options.subscriptions is None:
+            return None, []
+        pairs = []
+        new_ids = []
+        for subscription in options.subscriptions:
+            for known_id, known in self.subscription_ids.items():
+                if known is subscription:
+                    subscription_id = known_id
+                    break
+            else:
+                subscription_id = next(_subscription_ids)
+                self.subscription_ids[subscription_id] = subscription
+                new_ids.append(subscription_id)
+            pairs.append((subscription_id, subscription))
+        return pairs, new_ids
 
 
 # Sessions still running, stopped by the `atexit` hook so that
@@ -321,15 +374,29 @@ class Session:
             the broker decides whether anonymous clients are allowed.  The
             credential is never logged.
 
+    The arguments after ``on_session_event`` are meant to be passed by
+    keyword, but (for compatibility) are accepted positionally, except
+    ``channel_write_timeout`` which is keyword-only.
+
     Raises:
-        Error: The session could not connect.
-        BrokerTimeoutError: The connection timed out.
+        TypeError: ``on_session_event`` is None or not callable, ``broker``
+            is neither ``str`` nor ``bytes``, ``host_health_monitor`` is not
+            a :class:`BasicHealthMonitor`, or an option has the wrong type.
+        ValueError: An option is out of range (the message names the
+            argument and the rule), or ``message_compression_algorithm`` is
+            not a :class:`CompressionAlgorithmType`.
+        ~blazingmq.exceptions.Error: The session could not connect
+            (``Failed to start session: <RESULT>``).
+        ~blazingmq.exceptions.BrokerTimeoutError: The connection timed out.
 
     Thread safety: every method may be called from any thread.  From inside a
     callback, only :meth:`post`, :meth:`confirm`, :meth:`get_queue_options`
     and :meth:`MessageHandle.confirm` may be called; :meth:`open_queue`,
     :meth:`configure_queue`, :meth:`close_queue` and :meth:`stop` raise
-    :class:`Error` there instead of deadlocking.
+    :class:`~blazingmq.exceptions.Error` there instead of deadlocking.
+    Callbacks (``on_session_event``, ``on_message``, ``on_ack``) run on one
+    thread per session, never the caller's; an exception raised in one is
+    printed to stderr with its traceback and does not stop the session.
     """
 
     def __init__(
@@ -469,6 +536,7 @@ class Session:
             timeouts.close_queue_timeout,
             authn,
         )
+        self._receiver_token = self._handle.receiver_token
         self._connect_timeout = timeouts.connect_timeout
         if self._connect_on_init:
             connected = self._start_future()
@@ -527,7 +595,22 @@ class Session:
         broker: Union[str, bytes] = _DEFAULT_BROKER,
         session_options: SessionOptions = SessionOptions(),
     ) -> "Session":
-        """Create a session from a :class:`SessionOptions` value."""
+        """Create a session from a :class:`SessionOptions` value.
+
+        Args:
+            on_session_event: As for :class:`Session`.
+            on_message: As for :class:`Session`.
+            broker: As for :class:`Session`.
+            session_options: Every other option; fields left as ``None``
+                take their defaults.
+
+        Returns:
+            Session: A connected session.
+
+        Raises:
+            TypeError: ``session_options`` is not a :class:`SessionOptions`.
+            ~blazingmq.exceptions.Error: As for :class:`Session`.
+        """
         if not isinstance(session_options, SessionOptions):
             raise TypeError(
                 f"session_options must be a SessionOptions, not {type(session_options).__name__!r}"
@@ -572,9 +655,11 @@ class Session:
     # -- lifetime ---------------------------------------------------------
 
     def __enter__(self) -> "Session":
+        """Return the session itself."""
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Call :meth:`stop`."""
         self.stop()
 
     def stop(self) -> None:
@@ -584,10 +669,15 @@ class Session:
         Messages that libbmq had received but not yet handed to
         ``on_message`` are dropped (they are unconfirmed, so the broker
         delivers them again); ACKs are still delivered.  Idempotent.  Every
-        other method raises :class:`Error` afterwards.
+        other method raises
+        ``blazingmq.Error("Method called after session was stopped")``
+        afterwards.
 
         Raises:
-            Error: Called from a callback, where it would deadlock.
+            ~blazingmq.exceptions.Error: Called from a callback, where it would deadlock.
+
+        Thread safety: may be called from any thread except a callback
+        thread of this session.
         """
         if self._stopped:
             return
@@ -660,10 +750,20 @@ class Session:
             timeout: Seconds to wait for the broker; default: the session's.
 
         Raises:
-            Error: The queue could not be opened (the message names libbmq's
-                result, e.g. ``INVALID_URI``), or ``read=True`` without an
-                ``on_message`` callback.
-            BrokerTimeoutError: The broker did not answer in time.
+            TypeError: ``queue_uri`` is not a ``str`` or ``options`` not a
+                :class:`QueueOptions`.
+            ValueError: ``timeout`` is not greater than 0.
+            ~blazingmq.exceptions.Error: The queue could not be opened
+                (``Failed to open <uri> queue: <RESULT>: <description>``,
+                e.g. ``INVALID_URI``; neither ``read`` nor ``write`` gives
+                ``INVALID_FLAGS``), ``read=True`` without an ``on_message``
+                callback, ``suspends_on_bad_host_health`` without a host
+                health monitor, or a call from a callback.
+            ~blazingmq.exceptions.BrokerTimeoutError: The broker did not
+                answer in time.
+
+        Thread safety: blocks until the broker answers; must not be called
+        from a callback of this session (raises there).
         """
         self._check_running()
         self._check_not_in_callback("open_queue")
@@ -684,7 +784,7 @@ class Session:
         if not isinstance(queue_uri, str):
             raise TypeError(f"queue_uri must be a str, not {type(queue_uri).__name__!r}")
         seconds = _check_timeout(timeout)
-        options_tuple = _queue_options_tuple(options)
+        _check_queue_options(options)
         if read and self._on_message is None:
             raise Error(
                 f"Can't open queue {queue_uri} in read mode: "
@@ -704,13 +804,20 @@ class Session:
         # URI that is already open keeps its entry; libbmq refuses the
         # second open.
         queue: Optional[_Queue] = None
+        opening = _Queue(slot, bool(read), bool(write))
         if queue_uri not in queues:
-            queue = queues[queue_uri] = _Queue(slot, bool(read), bool(write))
+            queue = queues[queue_uri] = opening
+        # Likewise known before a message that matched one can arrive.
+        subscriptions, _ = opening.assign_subscription_ids(options)
+        handle.subscriptions.update(opening.subscription_ids)
+        options_tuple = _queue_options_tuple(options, subscriptions)
         opened: "concurrent.futures.Future[None]" = concurrent.futures.Future()
 
         def forget() -> None:
             if queue is not None and queues.get(queue_uri) is queue:
                 del queues[queue_uri]
+            for subscription_id in opening.subscription_ids:
+                handle.subscriptions.pop(subscription_id, None)
 
         def on_cancel(future: "concurrent.futures.Future[None]") -> None:
             if future.cancelled():
@@ -755,10 +862,22 @@ class Session:
         """Change the options of an open queue; fields left as ``None`` stay
         as they are.  ``QueueOptions(0, 0, 0)`` pauses delivery.
 
+        Args:
+            queue_uri: The queue.
+            options: The fields to change.
+            timeout: Seconds to wait for the broker; default: the session's.
+
         Raises:
-            Error: The queue is not open or the broker refused; the previous
-                options stay in place.
-            BrokerTimeoutError: The broker did not answer in time.
+            ~blazingmq.exceptions.Error: The queue is not open (``Queue not opened``),
+                the broker refused
+                (``Failed to configure <uri> queue: <RESULT>: <description>``;
+                the previous options stay in place), or a call from a
+                callback.
+            ~blazingmq.exceptions.BrokerTimeoutError: The broker did not
+                answer in time.
+
+        Thread safety: blocks until the broker answers; must not be called
+        from a callback of this session (raises there).
         """
         self._check_running()
         self._check_not_in_callback("configure_queue")
@@ -771,16 +890,28 @@ class Session:
         callback thread.  Cancelling it does not undo the configure."""
         self._check_running()
         seconds = _check_timeout(timeout)
-        options_tuple = _queue_options_tuple(options)
+        _check_queue_options(options)
         queue = self._queue(queue_uri)
         if options.suspends_on_bad_host_health and self._monitor is None:
             raise Error(
                 "Queues cannot use suspends_on_bad_host_health if host health "
                 "monitoring was disabled when the Session was created"
             )
+        handle = self._handle
+        subscriptions, new_ids = queue.assign_subscription_ids(options)
+        handle.subscriptions.update(queue.subscription_ids)
+        options_tuple = _queue_options_tuple(options, subscriptions)
         configured: "concurrent.futures.Future[None]" = concurrent.futures.Future()
 
+        def forget_new_subscriptions() -> None:
+            # A failed configure leaves the previous subscriptions in place.
+            for subscription_id in new_ids:
+                queue.subscription_ids.pop(subscription_id, None)
+                handle.subscriptions.pop(subscription_id, None)
+
         def on_done(status: int, name: str, description: str) -> None:
+            if status != 0:
+                forget_new_subscriptions()
             if not configured.set_running_or_notify_cancel():
                 return
             if status == 0:
@@ -795,6 +926,7 @@ class Session:
         )
         if rc == _QUEUE_NOT_OPEN:
             self._events._operations.pop(request_id, None)
+            forget_new_subscriptions()
             raise Error("Queue not opened")
         return configured
 
@@ -802,9 +934,23 @@ class Session:
         """Close a queue.  ACKs still outstanding for it are delivered as
         failures (NACKs) before this returns.
 
+        A reader should first pause delivery with
+        ``configure_queue(queue_uri, QueueOptions(0, 0, 0))``.
+
+        Args:
+            queue_uri: The queue.
+            timeout: Seconds to wait for the broker; default: the session's.
+
         Raises:
-            Error: The queue is not open, or closing failed.
-            BrokerTimeoutError: The broker did not answer in time.
+            ~blazingmq.exceptions.Error: The queue is not open (``Queue not opened``),
+                closing failed
+                (``Failed to close <uri> queue: <RESULT>: <description>``),
+                or a call from a callback.
+            ~blazingmq.exceptions.BrokerTimeoutError: The broker did not
+                answer in time.
+
+        Thread safety: blocks until the broker answers; must not be called
+        from a callback of this session (raises there).
         """
         self._check_running()
         self._check_not_in_callback("close_queue")
@@ -829,6 +975,8 @@ class Session:
             if status == 0:
                 if queues.get(queue_uri) is queue:
                     del queues[queue_uri]
+                for subscription_id in queue.subscription_ids:
+                    handle.subscriptions.pop(subscription_id, None)
                 handle.release_queue_slot(queue.slot)
             if not closed.set_running_or_notify_cancel():
                 return
@@ -849,12 +997,34 @@ class Session:
         return closed
 
     def get_queue_options(self, queue_uri: str) -> QueueOptions:
-        """The options of an open queue, every field filled in."""
+        """The options of an open queue, every field filled in.
+
+        ``subscriptions`` is None if the queue has none, else the
+        subscriptions libbmq holds for it (equal to those last given, in
+        the order they were first given).  A queue opened for writing only
+        reports libbmq's defaults for the consumer fields.
+
+        Args:
+            queue_uri: The queue.
+
+        Returns:
+            QueueOptions: Its current options.
+
+        Raises:
+            ~blazingmq.exceptions.Error: The queue is not open
+                (``Queue not opened``).
+
+        Thread safety: may be called from any thread, callbacks included.
+        """
         self._check_running()
         queue = self._queue(queue_uri)
         fields = self._handle.get_queue_options(queue.slot)
         if fields is None:
             raise Error("Queue not opened")
+        reported = fields[4]
+        subscriptions = None
+        if reported is not None:
+            subscriptions = [Subscription(*entry[1:]) for entry in sorted(reported)]
         if not queue.read:
             # libbmq keeps zeros for the consumer fields of a writer; report
             # the defaults a reader would get.
@@ -864,7 +1034,7 @@ class Session:
                 QueueOptions.DEFAULT_CONSUMER_PRIORITY,
                 fields[3],
             )
-        return QueueOptions(*fields)
+        return QueueOptions(*fields[:4], subscriptions=subscriptions)
 
     # -- messages ---------------------------------------------------------
 
@@ -892,17 +1062,29 @@ class Session:
         Raises:
             TypeError: ``message`` is not bytes, or a property has the wrong
                 type.
-            Error: The queue is not open for writing, the message could not be
-                built, or libbmq refused it.
-            BandwidthLimitError: The channel stayed full for
-                ``channel_write_timeout`` seconds.
+            ValueError: A property value is out of range for its type, or a
+                property name is empty or over libbmq's limits.
+            ~blazingmq.exceptions.Error: The queue is not open (``Queue not opened``)
+                or not for writing (``Failed to construct message:
+                QUEUE_READONLY``), the payload is empty or too big, the
+                queue is suspended, a property value has an unsupported type
+                or an override names no property, or libbmq refused the post
+                (``Failed to post message to <uri> queue: <RESULT>``).
+            ~blazingmq.exceptions.BandwidthLimitError: The channel stayed
+                full for ``channel_write_timeout`` seconds; the message was
+                not sent.
 
+        Thread safety: may be called from any thread, callbacks included.
         May block (without the GIL) while the channel to the broker is full.
         """
-        if not isinstance(message, bytes):
+        if type(message) is not bytes and not isinstance(message, bytes):
             raise TypeError(f"not expecting type '{type(message)}'")
-        self._check_running()
-        queue = self._queue(queue_uri)
+        # Called once per message: the common case takes no extra calls.
+        if self._stopped:
+            self._check_running()
+        queue = self._queues.get(queue_uri)
+        if queue is None:
+            queue = self._queue(queue_uri)  # raises the precise error
         if not queue.write:
             raise Error("Failed to construct message: QUEUE_READONLY")
         if not message:
@@ -1072,6 +1254,10 @@ class Session:
             raise Error(f"Failed to confirm {len(items)} messages: {rc}")
 
     def _confirmable_queue(self, message: Message) -> _Queue:
+        receiver = getattr(message, "_receiver", None)
+        if receiver is not None and receiver is not self._receiver_token:
+            # libbmq would send the confirmation, and the broker ignore it.
+            raise Error("Cannot confirm a message received by another session")
         queue = self._queues.get(message.queue_uri)
         if queue is None:
             raise Error("Queue not opened")
@@ -1094,14 +1280,31 @@ class Session:
         thread), a confirm that libbmq can no longer send is ignored: the
         message stays unconfirmed and is delivered again later.
 
+        Args:
+            message: A :class:`Message` received by this session.
+
         Raises:
-            Error: The queue is not open or is closing, or libbmq refused.
+            TypeError: ``message`` is not a :class:`Message`.
+            ~blazingmq.exceptions.Error: The queue is not open (``Queue not opened``)
+                or is closing, the GUID is invalid, or libbmq refused
+                (``Failed to confirm message [<GUID>]: <rc>``).
+
+        Thread safety: may be called from any thread, callbacks included;
+        confirms made inside ``on_message`` are sent as one batch.
         """
-        self._check_running()
-        if not isinstance(message, Message):
+        # Called once per message: the common case takes no extra calls.
+        if self._stopped:
+            self._check_running()
+        if type(message) is not Message and not isinstance(message, Message):
             raise TypeError(f"message must be a blazingmq.Message, not {type(message).__name__!r}")
-        queue = self._confirmable_queue(message)
+        queue = self._queues.get(message.queue_uri)
         guid = message.guid
+        try:
+            foreign = message._receiver is not self._receiver_token
+        except AttributeError:  # not made by the SDK: judged by the checks below
+            foreign = False
+        if foreign or queue is None or queue.closing or type(guid) is not bytes or len(guid) != 16:
+            queue = self._confirmable_queue(message)  # raises the precise error
         rc = self._handle.confirm(queue.slot, guid)
         if rc != 0:
             if self._handle.stopping:

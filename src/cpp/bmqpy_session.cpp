@@ -12,11 +12,13 @@
 #include <bmqt_propertytype.h>
 #include <bmqt_resultcode.h>
 #include <bmqt_sessioneventtype.h>
+#include <bmqt_subscription.h>
 #include <bmqt_uri.h>
 
 #include <bdlbb_blobutil.h>
 #include <bslma_managedptr.h>
 #include <bsls_timeinterval.h>
+#include <bsls_types.h>
 
 #include <chrono>
 
@@ -57,9 +59,14 @@ bsl::optional<bmqt::AuthnCredential> makeCredential(const std::string& mechanism
         bsl::vector<char>(data.begin(), data.end()));
 }
 
-bmqt::QueueOptions toQueueOptions(const QueueOptionsSpec& spec)
+// Load `spec` into `options`; return false, with libbmq's description of
+// the problem in `error`, if libbmq refuses a subscription (its expression
+// does not compile).
+bool toQueueOptions(bmqt::QueueOptions*     optionsOut,
+                    bsl::string*            error,
+                    const QueueOptionsSpec& spec)
 {
-    bmqt::QueueOptions options;
+    bmqt::QueueOptions& options = *optionsOut;
     if (spec.hasMaxUnconfirmedMessages) {
         options.setMaxUnconfirmedMessages(spec.maxUnconfirmedMessages);
     }
@@ -72,7 +79,41 @@ bmqt::QueueOptions toQueueOptions(const QueueOptionsSpec& spec)
     if (spec.hasSuspendsOnBadHostHealth) {
         options.setSuspendsOnBadHostHealth(spec.suspendsOnBadHostHealth);
     }
-    return options;
+    if (spec.hasSubscriptions) {
+        // Marks the set as given even when it is empty.
+        options.removeAllSubscriptions();
+        for (const SubscriptionSpec& from : spec.subscriptions) {
+            bmqt::Subscription subscription;
+            if (from.hasMaxUnconfirmedMessages) {
+                subscription.setMaxUnconfirmedMessages(
+                    from.maxUnconfirmedMessages);
+            }
+            if (from.hasMaxUnconfirmedBytes) {
+                subscription.setMaxUnconfirmedBytes(from.maxUnconfirmedBytes);
+            }
+            if (from.hasConsumerPriority) {
+                subscription.setConsumerPriority(from.consumerPriority);
+            }
+            const bsl::string expression(from.expression.data(),
+                                         from.expression.size());
+            subscription.setExpression(bmqt::SubscriptionExpression(
+                expression,
+                bmqt::SubscriptionExpression::e_VERSION_1));
+            bsl::string description;
+            if (!options.addOrUpdateSubscription(
+                    &description,
+                    bmqt::SubscriptionHandle(bmqt::CorrelationId(
+                        static_cast<bsls::Types::Int64>(from.id))),
+                    subscription)) {
+                *error = description.empty()
+                             ? "invalid subscription expression \"" +
+                                   expression + "\""
+                             : description;
+                return false;
+            }
+        }
+    }
+    return true;
 }
 
 // The name of a session event's status in the enum that matches its type.
@@ -400,6 +441,18 @@ int Session::openQueueAsync(int                     slot,
     if (!queueId) {
         return k_QUEUE_NOT_OPEN;
     }
+    bmqt::QueueOptions queueOptions;
+    bsl::string        error;
+    if (!toQueueOptions(&queueOptions, &error, options)) {
+        // Refused before reaching the broker; reported like its refusals.
+        enqueueOperationResult(requestId,
+                               slot,
+                               bmqt::GenericResult::e_INVALID_ARGUMENT,
+                               bmqt::GenericResult::toAscii(
+                                   bmqt::GenericResult::e_INVALID_ARGUMENT),
+                               error);
+        return 0;
+    }
     // libbmq runs the callback on its event thread, in order with the
     // queue's other events; it only queues the outcome for the pump.
     d_session->openQueueAsync(
@@ -414,7 +467,7 @@ int Session::openQueueAsync(int                     slot,
                 resultName<bmqt::OpenQueueResult>(status),
                 status.errorDescription());
         },
-        toQueueOptions(options),
+        queueOptions,
         toInterval(timeout));
     return 0;
 }
@@ -432,9 +485,20 @@ int Session::configureQueueAsync(int                     slot,
     if (!queueId) {
         return k_QUEUE_NOT_OPEN;
     }
+    bmqt::QueueOptions queueOptions;
+    bsl::string        error;
+    if (!toQueueOptions(&queueOptions, &error, options)) {
+        enqueueOperationResult(requestId,
+                               slot,
+                               bmqt::GenericResult::e_INVALID_ARGUMENT,
+                               bmqt::GenericResult::toAscii(
+                                   bmqt::GenericResult::e_INVALID_ARGUMENT),
+                               error);
+        return 0;
+    }
     d_session->configureQueueAsync(
         queueId,
-        toQueueOptions(options),
+        queueOptions,
         [this, requestId, slot](const bmqa::ConfigureQueueStatus& status) {
             enqueueOperationResult(
                 requestId,
@@ -505,6 +569,31 @@ int Session::getQueueOptions(QueueOptionsSpec* spec, int slot) const
     spec->consumerPriority           = options.consumerPriority();
     spec->hasSuspendsOnBadHostHealth = true;
     spec->suspendsOnBadHostHealth    = options.suspendsOnBadHostHealth();
+    bmqt::QueueOptions::SubscriptionsSnapshot snapshot;
+    options.loadSubscriptions(&snapshot);
+    spec->subscriptions.clear();
+    // Without subscriptions of ours, libbmq reports one default subscription
+    // with an unset correlation id (it receives everything).
+    spec->hasSubscriptions = true;
+    for (const bmqt::QueueOptions::HandleAndSubscription& entry : snapshot) {
+        const bmqt::CorrelationId& id = entry.first.correlationId();
+        if (!id.isNumeric()) {
+            spec->hasSubscriptions = false;
+            continue;
+        }
+        const bmqt::Subscription& from = entry.second;
+        SubscriptionSpec          to;
+        to.id         = id.theNumeric();
+        to.expression = std::string(from.expression().text().data(),
+                                    from.expression().text().size());
+        to.hasMaxUnconfirmedMessages = from.hasMaxUnconfirmedMessages();
+        to.maxUnconfirmedMessages    = from.maxUnconfirmedMessages();
+        to.hasMaxUnconfirmedBytes    = from.hasMaxUnconfirmedBytes();
+        to.maxUnconfirmedBytes       = from.maxUnconfirmedBytes();
+        to.hasConsumerPriority       = from.hasConsumerPriority();
+        to.consumerPriority          = from.consumerPriority();
+        spec->subscriptions.push_back(to);
+    }
     return 0;
 }
 
@@ -861,6 +950,13 @@ int MessageCursor::queueSlot() const
 long long MessageCursor::correlationId() const
 {
     const bmqt::CorrelationId& id = d_message->correlationId();
+    return id.isNumeric() ? id.theNumeric() : 0;
+}
+
+long long MessageCursor::subscriptionId() const
+{
+    const bmqt::CorrelationId& id =
+        d_message->subscriptionHandle().correlationId();
     return id.isNumeric() ? id.theNumeric() : 0;
 }
 

@@ -78,9 +78,6 @@ struct PendingEvent {
     bmqa::MessageEvent messageEvent;  // when isMessageEvent
 };
 
-/// Called on the session's pump thread, without the GIL, with the events
-/// in the order libbmq delivered them.  The callee reads
-/// `session->context()` only once it holds the GIL (see `detach`).
 /// Supplies an authentication credential when libbmq (re)authenticates,
 /// on a libbmq thread: returns true after filling `mechanism` and `data`, or
 /// false when there is none (libbmq then fails the connection attempt).
@@ -88,6 +85,9 @@ typedef bool (*AuthnCredentialFn)(void*        context,
                                   std::string* mechanism,
                                   std::string* data);
 
+/// Called on the session's pump thread, without the GIL, with the events
+/// in the order libbmq delivered them.  The callee reads
+/// `session->context()` only once it holds the GIL (see `detach`).
 typedef void (*EventBatchFn)(Session*                         session,
                              const std::vector<PendingEvent>& events);
 
@@ -120,6 +120,21 @@ struct SessionConfig {
     void*             authnCredentialContext = nullptr;
 };
 
+/// One subscription: an expression over message properties and the
+/// consumer limits of the messages it selects; a field whose `has...` flag
+/// is false takes the queue's value.  `id` is the numeric correlation id of
+/// its handle, which received messages carry back.
+struct SubscriptionSpec {
+    long long   id                     = 0;
+    std::string expression;
+    bool        hasMaxUnconfirmedMessages = false;
+    int         maxUnconfirmedMessages    = 0;
+    bool        hasMaxUnconfirmedBytes    = false;
+    int         maxUnconfirmedBytes       = 0;
+    bool        hasConsumerPriority       = false;
+    int         consumerPriority          = 0;
+};
+
 /// Queue options; a field whose `has...` flag is false is left unset.
 struct QueueOptionsSpec {
     bool hasMaxUnconfirmedMessages   = false;
@@ -130,6 +145,10 @@ struct QueueOptionsSpec {
     int  consumerPriority            = 0;
     bool hasSuspendsOnBadHostHealth  = false;
     bool suspendsOnBadHostHealth     = false;
+    // When false, the queue keeps its subscriptions (none on open: one
+    // that receives everything); when true, `subscriptions` replace them.
+    bool hasSubscriptions            = false;
+    std::vector<SubscriptionSpec> subscriptions;
 };
 
 /// Whether the calling thread is a session's pump thread, running the
@@ -329,6 +348,9 @@ class MessageCursor {
     int       eventType() const { return d_type; }
     int       queueSlot() const;
     long long correlationId() const;
+    /// The correlation id of the subscription a PUSH message matched, or 0
+    /// when the queue has no subscriptions of ours.
+    long long subscriptionId() const;
     int       ackStatus() const { return d_message->ackStatus(); }
     bool      hasGuid() const;
     void      loadGuid(unsigned char* out16) const;

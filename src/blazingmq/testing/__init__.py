@@ -1,9 +1,11 @@
 """Helpers for testing programs that use :mod:`blazingmq`.
 
 * :func:`start_broker` runs a real ``bmqbrkr.tsk`` on a free loopback port.
-* :mod:`blazingmq.testing.pytest_plugin` wraps it in pytest fixtures; enable
-  it with ``pytest_plugins = ["blazingmq.testing.pytest_plugin"]`` in your
-  ``conftest.py``.
+* :mod:`blazingmq.testing.pytest_plugin` wraps it in pytest fixtures
+  (``bmq_broker``, ``bmq_broker_uri``, ``bmq_queue_uri``, ``bmq_session``,
+  ``bmq_received``); installing the package registers it with pytest.
+* :class:`Received` collects what a session's ``on_message`` gets, for a
+  test to wait on.
 * :class:`HostHealth` is :class:`blazingmq.BasicHealthMonitor`, under the
   name the existing SDK's testing module uses.
 """
@@ -20,6 +22,7 @@ from ._broker import (
     find_broker_executable,
     start_broker,
 )
+from ._received import Received
 
 __all__ = [
     "BROKER_ENV_VAR",
@@ -29,6 +32,7 @@ __all__ = [
     "Broker",
     "BrokerError",
     "HostHealth",
+    "Received",
     "basic_authentication",
     "find_broker_executable",
     "start_broker",
