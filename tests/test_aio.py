@@ -475,3 +475,19 @@ def test_with_options(run, bmq_broker_uri, queue_uri):
             assert (await session.post(uri, b"x")).status is AckStatus.SUCCESS
 
     run(main())
+
+
+def test_messages_tell_their_subscription(run, bmq_broker_uri, queue_uri):
+    uri = queue_uri()
+    big = blazingmq.Subscription("x > 10")
+
+    async def main() -> None:
+        async with blazingmq.aio.Session(broker=bmq_broker_uri) as session:
+            await session.open_queue(uri, read=True, write=True, options=QueueOptions(subscriptions=[big]))
+            await session.post(uri, b"small", {"x": 1})
+            await session.post(uri, b"big", {"x": 11})
+            (message,) = await _take(session.messages(uri), 1)
+            assert (message.data, message.subscription) == (b"big", big)
+            message.confirm()
+
+    run(main())

@@ -40,7 +40,7 @@ from .._enums import CompressionAlgorithmType, PropertyType
 from .._messages import Ack
 from .._messages import Message as _SyncMessage
 from .._monitors import BasicHealthMonitor
-from .._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Timeouts
+from .._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Subscription, Timeouts
 from .._typing import PropertyTypeDict, PropertyValueDict
 from ..exceptions import BandwidthLimitError, Error
 from ..session_events import ChannelLowWatermark, SessionEvent
@@ -86,15 +86,21 @@ class Message:
         properties (dict): The message properties, name to value.
         property_types (dict): The type of each property, name to
             :class:`~blazingmq.PropertyType`.
+        subscription (Subscription | None): The subscription (the object
+            given in :class:`~blazingmq.QueueOptions`) the message matched,
+            or None if the queue has no subscriptions.
     """
 
-    __slots__ = ("data", "guid", "queue_uri", "properties", "property_types", "_message", "_session")
+    __slots__ = (
+        "data", "guid", "queue_uri", "properties", "property_types", "subscription", "_message", "_session"
+    )
 
     data: bytes
     guid: bytes
     queue_uri: str
     properties: PropertyValueDict
     property_types: PropertyTypeDict
+    subscription: Optional[Subscription]
     _message: _SyncMessage
     _session: "Session"
 
@@ -127,6 +133,7 @@ def _wrap_message(message: _SyncMessage, session: "Session") -> Message:
     wrapped.queue_uri = message.queue_uri
     wrapped.properties = message.properties
     wrapped.property_types = message.property_types
+    wrapped.subscription = message.subscription
     wrapped._message = message
     wrapped._session = session
     return wrapped
