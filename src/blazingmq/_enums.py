@@ -16,8 +16,11 @@ class _ShortReprEnum(enum.Enum):
 class AckStatus(_ShortReprEnum):
     """The outcome of a post, as reported by :class:`blazingmq.Ack`.
 
-    ``UNRECOGNIZED`` stands for any status code that this version of the SDK
-    does not know.
+    ``SUCCESS`` means the broker stored the message; every other member is a
+    failure (a NACK), e.g. ``NOT_CONNECTED`` or ``CANCELED`` for the ACKs
+    still outstanding when a queue is closed.  ``UNRECOGNIZED`` stands for
+    any status code that this version of the SDK does not know.
+    ``LIMIT_MESSAGES``/``LIMIT_BYTES`` also cover libbmq's per-queue limits.
     """
 
     SUCCESS = 0
@@ -52,14 +55,25 @@ def ack_status_from_code(code: int) -> AckStatus:
 
 
 class CompressionAlgorithmType(_ShortReprEnum):
-    """How posted payloads are compressed on the wire."""
+    """How posted payloads are compressed on the wire: ``NONE`` or ``ZLIB``.
+
+    Set once per session (``Session(message_compression_algorithm=...)``);
+    consumers decompress transparently.
+    """
 
     NONE = 0
     ZLIB = 1
 
 
 class PropertyType(_ShortReprEnum):
-    """The wire type of a message property."""
+    """The wire type of a message property.
+
+    Received values become ``bool`` (BOOL), ``bytes`` of length 1 (CHAR),
+    ``int`` (SHORT, INT32, INT64), ``str`` (STRING) or ``bytes`` (BINARY).
+    When posting, types are inferred (``bool`` -> BOOL, ``int`` -> INT64,
+    ``str`` -> STRING, ``bytes`` -> BINARY); ``property_type_overrides``
+    picks another one.
+    """
 
     BOOL = 1
     CHAR = 2

@@ -37,6 +37,10 @@ class Message:
         subscription (Subscription | None): The subscription (the very
             object given in :class:`QueueOptions`) whose expression the
             message matched, or None if the queue has no subscriptions.
+
+    Created by the SDK and passed to ``on_message``; constructing one
+    raises :class:`~blazingmq.exceptions.Error`.  Its attributes are plain
+    values and may be read from any thread.
     """
 
     # `_receiver`: the token of the session that received it, so that
@@ -62,7 +66,8 @@ class MessageHandle:
     """Confirms the :class:`Message` it was delivered with.
 
     Passed as the second argument of ``on_message``.  ``confirm()`` may be
-    called from any thread, including the callback itself.
+    called from any thread, including the callback itself.  Constructing
+    one raises :class:`~blazingmq.exceptions.Error`.
     """
 
     __slots__ = ("_message", "_session")
@@ -78,7 +83,10 @@ class MessageHandle:
         again.  Same as ``session.confirm(message)``.
 
         Raises:
-            Error: The queue is not open or is closing, or libbmq refused.
+            ~blazingmq.exceptions.Error: The queue is not open or is closing, or libbmq
+                refused.
+
+        Thread safety: may be called from any thread, callbacks included.
         """
         self._session.confirm(self._message)
 
@@ -94,6 +102,10 @@ class Ack:
         status (AckStatus): ``SUCCESS`` if the broker stored the message.
         guid (bytes | None): The message's 16-byte id on success, else None.
         queue_uri (str): The queue the message was posted to.
+
+    Passed to the ``on_ack`` callback of :meth:`Session.post`, on the
+    session's callback thread; constructing one raises
+    :class:`~blazingmq.exceptions.Error`.
     """
 
     __slots__ = ("status", "guid", "queue_uri")

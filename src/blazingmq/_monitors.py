@@ -23,11 +23,19 @@ class BasicHealthMonitor:
         self._handle = _ext.HealthMonitorHandle()
 
     def set_healthy(self) -> None:
-        """Report the host healthy: suspended queues resume."""
+        """Report the host healthy: suspended queues resume
+        (``QueueResumed`` per queue, then ``HostHealthRestored``).
+
+        Thread safety: may be called from any thread.
+        """
         self._handle.set_healthy()
 
     def set_unhealthy(self) -> None:
-        """Report the host unhealthy: queues that opted in are suspended."""
+        """Report the host unhealthy: queues that opted in are suspended
+        (``HostUnhealthy``, then ``QueueSuspended`` per queue).
+
+        Thread safety: may be called from any thread.
+        """
         self._handle.set_unhealthy()
 
     def __repr__(self) -> str:

@@ -161,6 +161,16 @@ class QueueOptions(_ValueClass):
             "leave unchanged" on configure; a sequence replaces the queue's
             subscriptions (an empty one: the consumer receives nothing).
             Stored as a tuple.
+
+    Raises:
+        TypeError: A limit or the priority is not an ``int``, or
+            ``suspends_on_bad_host_health`` not a ``bool`` (``None`` is
+            accepted for each).  Out-of-range values are refused by the
+            broker when the queue is opened or configured
+            (``INVALID_ARGUMENT``).
+
+    Instances are plain values (``==`` compares every field); they hold no
+    resources and may be shared between threads.
     """
 
     __slots__ = (
@@ -171,9 +181,13 @@ class QueueOptions(_ValueClass):
         "subscriptions",
     )
 
+    #: libbmq's default for ``max_unconfirmed_messages``.
     DEFAULT_MAX_UNCONFIRMED_MESSAGES = 1000
+    #: libbmq's default for ``max_unconfirmed_bytes`` (32 MiB).
     DEFAULT_MAX_UNCONFIRMED_BYTES = 33554432
+    #: libbmq's default for ``consumer_priority``.
     DEFAULT_CONSUMER_PRIORITY = 0
+    #: libbmq's default for ``suspends_on_bad_host_health``.
     DEFAULT_SUSPENDS_ON_BAD_HOST_HEALTH = False
 
     def __init__(
@@ -215,7 +229,18 @@ class QueueOptions(_ValueClass):
 
 class Timeouts(_ValueClass):
     """Per-operation timeouts in seconds; ``None`` means libbmq's default
-    (connect 60 s, disconnect 30 s, queue operations 300 s)."""
+    (connect 60 s, disconnect 30 s, queue operations 300 s).
+
+    Pass it as ``Session(..., timeout=Timeouts(...))``; the session checks
+    each value (``0 < t < 2**63``, else :class:`ValueError`).
+
+    Args:
+        connect_timeout: Connecting, in the :class:`Session` constructor.
+        disconnect_timeout: Disconnecting, in :meth:`Session.stop`.
+        open_queue_timeout: :meth:`Session.open_queue`.
+        configure_queue_timeout: :meth:`Session.configure_queue`.
+        close_queue_timeout: :meth:`Session.close_queue`.
+    """
 
     __slots__ = (
         "connect_timeout",
@@ -242,7 +267,22 @@ class Timeouts(_ValueClass):
 
 class SessionOptions(_ValueClass):
     """Every :class:`Session` option in one value, for
-    :meth:`Session.with_options`.  ``None`` means the default."""
+    :meth:`Session.with_options`.  ``None`` means the default.
+
+    Each field has the meaning, and is checked like, the :class:`Session`
+    argument of the same name (``timeouts`` is its ``timeout``).
+
+    Args:
+        message_compression_algorithm: How posted payloads are compressed.
+        timeouts: Per-operation timeouts.
+        host_health_monitor: A :class:`BasicHealthMonitor`.
+        num_processing_threads: libbmq event threads.
+        blob_buffer_size: Size in bytes of libbmq's buffers.
+        channel_high_watermark: Bytes buffered towards the broker before
+            posts wait.
+        event_queue_watermarks: ``(low, high)`` of libbmq's event queue.
+        stats_dump_interval: Seconds between statistics dumps.
+    """
 
     __slots__ = (
         "message_compression_algorithm",

@@ -182,6 +182,18 @@ def _queue_options_tuple(
     )
 
 
+def _settle(future: "concurrent.futures.Future[None]", status: int, failure: str) -> None:
+    """Complete ``future`` with a queue operation's outcome, unless its
+    waiter gave up (cancelled it)."""
+    if not future.set_running_or_notify_cancel():
+        return
+    if status == 0:
+        future.set_result(None)
+    else:
+        error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
+        future.set_exception(error(failure))
+
+
 class _EventSink:
     """Turns libbmq's session events into event objects for the program's
     ``on_session_event``.  Held by the compiled handle; it holds no reference
@@ -374,15 +386,29 @@ class Session:
             the broker decides whether anonymous clients are allowed.  The
             credential is never logged.
 
+    The arguments after ``on_session_event`` are meant to be passed by
+    keyword, but (for compatibility) are accepted positionally, except
+    ``channel_write_timeout`` which is keyword-only.
+
     Raises:
-        Error: The session could not connect.
-        BrokerTimeoutError: The connection timed out.
+        TypeError: ``on_session_event`` is None or not callable, ``broker``
+            is neither ``str`` nor ``bytes``, ``host_health_monitor`` is not
+            a :class:`BasicHealthMonitor`, or an option has the wrong type.
+        ValueError: An option is out of range (the message names the
+            argument and the rule), or ``message_compression_algorithm`` is
+            not a :class:`CompressionAlgorithmType`.
+        ~blazingmq.exceptions.Error: The session could not connect
+            (``Failed to start session: <RESULT>``).
+        ~blazingmq.exceptions.BrokerTimeoutError: The connection timed out.
 
     Thread safety: every method may be called from any thread.  From inside a
     callback, only :meth:`post`, :meth:`confirm`, :meth:`get_queue_options`
     and :meth:`MessageHandle.confirm` may be called; :meth:`open_queue`,
     :meth:`configure_queue`, :meth:`close_queue` and :meth:`stop` raise
-    :class:`Error` there instead of deadlocking.
+    :class:`~blazingmq.exceptions.Error` there instead of deadlocking.
+    Callbacks (``on_session_event``, ``on_message``, ``on_ack``) run on one
+    thread per session, never the caller's; an exception raised in one is
+    printed to stderr with its traceback and does not stop the session.
     """
 
     def __init__(
@@ -581,7 +607,22 @@ class Session:
         broker: Union[str, bytes] = _DEFAULT_BROKER,
         session_options: SessionOptions = SessionOptions(),
     ) -> "Session":
-        """Create a session from a :class:`SessionOptions` value."""
+        """Create a session from a :class:`SessionOptions` value.
+
+        Args:
+            on_session_event: As for :class:`Session`.
+            on_message: As for :class:`Session`.
+            broker: As for :class:`Session`.
+            session_options: Every other option; fields left as ``None``
+                take their defaults.
+
+        Returns:
+            Session: A connected session.
+
+        Raises:
+            TypeError: ``session_options`` is not a :class:`SessionOptions`.
+            ~blazingmq.exceptions.Error: As for :class:`Session`.
+        """
         if not isinstance(session_options, SessionOptions):
             raise TypeError(
                 f"session_options must be a SessionOptions, not {type(session_options).__name__!r}"
@@ -626,9 +667,11 @@ class Session:
     # -- lifetime ---------------------------------------------------------
 
     def __enter__(self) -> "Session":
+        """Return the session itself."""
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Call :meth:`stop`."""
         self.stop()
 
     def stop(self) -> None:
@@ -638,10 +681,15 @@ class Session:
         Messages that libbmq had received but not yet handed to
         ``on_message`` are dropped (they are unconfirmed, so the broker
         delivers them again); ACKs are still delivered.  Idempotent.  Every
-        other method raises :class:`Error` afterwards.
+        other method raises
+        ``blazingmq.Error("Method called after session was stopped")``
+        afterwards.
 
         Raises:
-            Error: Called from a callback, where it would deadlock.
+            ~blazingmq.exceptions.Error: Called from a callback, where it would deadlock.
+
+        Thread safety: may be called from any thread except a callback
+        thread of this session.
         """
         if self._stopped:
             return
@@ -714,10 +762,20 @@ class Session:
             timeout: Seconds to wait for the broker; default: the session's.
 
         Raises:
-            Error: The queue could not be opened (the message names libbmq's
-                result, e.g. ``INVALID_URI``), or ``read=True`` without an
-                ``on_message`` callback.
-            BrokerTimeoutError: The broker did not answer in time.
+            TypeError: ``queue_uri`` is not a ``str`` or ``options`` not a
+                :class:`QueueOptions`.
+            ValueError: ``timeout`` is not greater than 0.
+            ~blazingmq.exceptions.Error: The queue could not be opened
+                (``Failed to open <uri> queue: <RESULT>: <description>``,
+                e.g. ``INVALID_URI``; neither ``read`` nor ``write`` gives
+                ``INVALID_FLAGS``), ``read=True`` without an ``on_message``
+                callback, ``suspends_on_bad_host_health`` without a host
+                health monitor, or a call from a callback.
+            ~blazingmq.exceptions.BrokerTimeoutError: The broker did not
+                answer in time.
+
+        Thread safety: blocks until the broker answers; must not be called
+        from a callback of this session (raises there).
         """
         self._check_running()
         self._check_not_in_callback("open_queue")
@@ -816,10 +874,22 @@ class Session:
         """Change the options of an open queue; fields left as ``None`` stay
         as they are.  ``QueueOptions(0, 0, 0)`` pauses delivery.
 
+        Args:
+            queue_uri: The queue.
+            options: The fields to change.
+            timeout: Seconds to wait for the broker; default: the session's.
+
         Raises:
-            Error: The queue is not open or the broker refused; the previous
-                options stay in place.
-            BrokerTimeoutError: The broker did not answer in time.
+            ~blazingmq.exceptions.Error: The queue is not open (``Queue not opened``),
+                the broker refused
+                (``Failed to configure <uri> queue: <RESULT>: <description>``;
+                the previous options stay in place), or a call from a
+                callback.
+            ~blazingmq.exceptions.BrokerTimeoutError: The broker did not
+                answer in time.
+
+        Thread safety: blocks until the broker answers; must not be called
+        from a callback of this session (raises there).
         """
         self._check_running()
         self._check_not_in_callback("configure_queue")
@@ -854,13 +924,7 @@ class Session:
         def on_done(status: int, name: str, description: str) -> None:
             if status != 0:
                 forget_new_subscriptions()
-            if not configured.set_running_or_notify_cancel():
-                return
-            if status == 0:
-                configured.set_result(None)
-            else:
-                error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
-                configured.set_exception(error(f"Failed to configure {queue_uri} queue: {name}: {description}"))
+            _settle(configured, status, f"Failed to configure {queue_uri} queue: {name}: {description}")
 
         request_id = self._events.add_operation(on_done)
         rc = self._handle.configure_queue_async(
@@ -876,9 +940,23 @@ class Session:
         """Close a queue.  ACKs still outstanding for it are delivered as
         failures (NACKs) before this returns.
 
+        A reader should first pause delivery with
+        ``configure_queue(queue_uri, QueueOptions(0, 0, 0))``.
+
+        Args:
+            queue_uri: The queue.
+            timeout: Seconds to wait for the broker; default: the session's.
+
         Raises:
-            Error: The queue is not open, or closing failed.
-            BrokerTimeoutError: The broker did not answer in time.
+            ~blazingmq.exceptions.Error: The queue is not open (``Queue not opened``),
+                closing failed
+                (``Failed to close <uri> queue: <RESULT>: <description>``),
+                or a call from a callback.
+            ~blazingmq.exceptions.BrokerTimeoutError: The broker did not
+                answer in time.
+
+        Thread safety: blocks until the broker answers; must not be called
+        from a callback of this session (raises there).
         """
         self._check_running()
         self._check_not_in_callback("close_queue")
@@ -906,13 +984,7 @@ class Session:
                 for subscription_id in queue.subscription_ids:
                     handle.subscriptions.pop(subscription_id, None)
                 handle.release_queue_slot(queue.slot)
-            if not closed.set_running_or_notify_cancel():
-                return
-            if status == 0:
-                closed.set_result(None)
-            else:
-                error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
-                closed.set_exception(error(f"Failed to close {queue_uri} queue: {name}: {description}"))
+            _settle(closed, status, f"Failed to close {queue_uri} queue: {name}: {description}")
 
         request_id = self._events.add_operation(on_done)
         rc = handle.close_queue_async(
@@ -929,7 +1001,21 @@ class Session:
 
         ``subscriptions`` is None if the queue has none, else the
         subscriptions libbmq holds for it (equal to those last given, in
-        the order they were first given)."""
+        the order they were first given).  A queue opened for writing only
+        reports libbmq's defaults for the consumer fields.
+
+        Args:
+            queue_uri: The queue.
+
+        Returns:
+            QueueOptions: Its current options.
+
+        Raises:
+            ~blazingmq.exceptions.Error: The queue is not open
+                (``Queue not opened``).
+
+        Thread safety: may be called from any thread, callbacks included.
+        """
         self._check_running()
         queue = self._queue(queue_uri)
         fields = self._handle.get_queue_options(queue.slot)
@@ -976,11 +1062,19 @@ class Session:
         Raises:
             TypeError: ``message`` is not bytes, or a property has the wrong
                 type.
-            Error: The queue is not open for writing, the message could not be
-                built, or libbmq refused it.
-            BandwidthLimitError: The channel stayed full for
-                ``channel_write_timeout`` seconds.
+            ValueError: A property value is out of range for its type, or a
+                property name is empty or over libbmq's limits.
+            ~blazingmq.exceptions.Error: The queue is not open (``Queue not opened``)
+                or not for writing (``Failed to construct message:
+                QUEUE_READONLY``), the payload is empty or too big, the
+                queue is suspended, a property value has an unsupported type
+                or an override names no property, or libbmq refused the post
+                (``Failed to post message to <uri> queue: <RESULT>``).
+            ~blazingmq.exceptions.BandwidthLimitError: The channel stayed
+                full for ``channel_write_timeout`` seconds; the message was
+                not sent.
 
+        Thread safety: may be called from any thread, callbacks included.
         May block (without the GIL) while the channel to the broker is full.
         """
         if type(message) is not bytes and not isinstance(message, bytes):
@@ -1186,8 +1280,17 @@ class Session:
         thread), a confirm that libbmq can no longer send is ignored: the
         message stays unconfirmed and is delivered again later.
 
+        Args:
+            message: A :class:`Message` received by this session.
+
         Raises:
-            Error: The queue is not open or is closing, or libbmq refused.
+            TypeError: ``message`` is not a :class:`Message`.
+            ~blazingmq.exceptions.Error: The queue is not open (``Queue not opened``)
+                or is closing, the GUID is invalid, or libbmq refused
+                (``Failed to confirm message [<GUID>]: <rc>``).
+
+        Thread safety: may be called from any thread, callbacks included;
+        confirms made inside ``on_message`` are sent as one batch.
         """
         # Called once per message: the common case takes no extra calls.
         if self._stopped:

@@ -4,7 +4,13 @@ __all__ = ["Error", "BrokerTimeoutError", "BandwidthLimitError"]
 
 
 class Error(Exception):
-    """The base class of every error that :mod:`blazingmq` raises on purpose."""
+    """The base class of every error that :mod:`blazingmq` raises on purpose.
+
+    Also exported as ``blazingmq.Error``.  Its message says what failed,
+    usually with libbmq's result name (e.g. ``Failed to open <uri> queue:
+    INVALID_URI: ...``).  Not to be confused with the session event
+    :class:`blazingmq.session_events.Error`.
+    """
 
 
 class BrokerTimeoutError(Error):

@@ -40,8 +40,15 @@ __all__ = [
 class SessionEvent:
     """The base class of every session event.
 
+    Events are passed to the session's ``on_session_event`` callback, on the
+    session's callback thread.  A failed status renders as
+    ``"<description>: <STATUS> (<code>)"`` in ``message``.
+
     Args:
         message: A description of the event, if it has one.
+
+    Attributes:
+        message (str | None): The description, or None.
     """
 
     def __init__(self, message: Optional[str] = None) -> None:
@@ -70,6 +77,9 @@ class QueueEvent(SessionEvent):
     Args:
         queue_uri: The queue the event is about.
         message: A description of the event, if it has one.
+
+    Attributes:
+        queue_uri (str): The queue the event is about.
     """
 
     def __init__(self, queue_uri: str, message: Optional[str] = None) -> None:
@@ -163,7 +173,8 @@ class ChannelLowWatermark(SessionEvent):
 
 
 class Error(SessionEvent):
-    """libbmq reported an error."""
+    """libbmq reported an error (an event, not the exception
+    :class:`blazingmq.exceptions.Error`)."""
 
 
 class InterfaceError(SessionEvent):
@@ -195,6 +206,9 @@ def log_session_event(event: SessionEvent) -> None:
     INFO for the events of normal operation, WARNING for connection trouble
     and watermarks, ERROR for everything else.  Usable directly as the
     ``on_session_event`` callback.
+
+    Args:
+        event: The event to log.
     """
     level = logging.ERROR
     if isinstance(event, _INFO):

@@ -406,12 +406,15 @@ class Broker:
 
     @property
     def running(self) -> bool:
+        """Whether the broker process is alive."""
         return self.process is not None and self.process.poll() is None
 
     def __enter__(self) -> "Broker":
+        """Return the broker itself."""
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Call :meth:`stop`."""
         self.stop()
 
 
