@@ -60,21 +60,33 @@ class _CpuMeter:
         }
 
 
+class _AckCounter:
+    """The ``on_ack`` of a producer: counts ACKs (and failures) until all
+    ``expected`` have come."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.acked = 0
+        self.failed = 0
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, ack: Any) -> None:
+        with self._lock:
+            self.acked += 1
+            if ack.status != blazingmq.AckStatus.SUCCESS:
+                self.failed += 1
+            if self.acked == self.expected:
+                self.done.set()
+
+    def wait(self, timeout: float) -> None:
+        if not self.done.wait(timeout):
+            raise SystemExit(f"only {self.acked} of {self.expected} ACKs arrived")
+
+
 def produce(args: argparse.Namespace) -> Dict[str, Any]:
     payload = b"x" * args.size
-    acked = 0
-    failed = 0
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def on_ack(ack: Any) -> None:
-        nonlocal acked, failed
-        with lock:
-            acked += 1
-            if ack.status != blazingmq.AckStatus.SUCCESS:
-                failed += 1
-            if acked == args.count:
-                done.set()
+    acks = _AckCounter(args.count)
 
     with blazingmq.Session(lambda event: None, broker=args.broker) as session:
         session.open_queue(args.queue, write=True)
@@ -86,22 +98,21 @@ def produce(args: argparse.Namespace) -> Dict[str, Any]:
             sent = 0
             while sent < args.count:
                 chunk = batch if args.count - sent >= args.batch else batch[: args.count - sent]
-                session.post_many(args.queue, chunk, on_ack=on_ack)
+                session.post_many(args.queue, chunk, on_ack=acks)
                 sent += len(chunk)
         else:
             for _ in range(args.count):
-                session.post(args.queue, payload, on_ack=on_ack)
+                session.post(args.queue, payload, on_ack=acks)
         posted = time.perf_counter()
-        if not done.wait(args.timeout):
-            raise SystemExit(f"only {acked} of {args.count} ACKs arrived")
+        acks.wait(args.timeout)
         end = time.perf_counter()
         usage = cpu.report(args.count)
         session.close_queue(args.queue)
     return {
         **usage,
         "messages": args.count,
-        "acked": acked,
-        "failed": failed,
+        "acked": acks.acked,
+        "failed": acks.failed,
         "seconds": end - start,
         "msgs_per_s": args.count / (end - start),
         "post_loop_msgs_per_s": args.count / (posted - start),
@@ -253,19 +264,7 @@ def stall(args: argparse.Namespace) -> Dict[str, Any]:
     with a generous ``channel_write_timeout``, posts wait and every message
     is acknowledged."""
     payload = b"t" * args.size
-    acked = 0
-    failed = 0
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def on_ack(ack: Any) -> None:
-        nonlocal acked, failed
-        with lock:
-            acked += 1
-            if ack.status != blazingmq.AckStatus.SUCCESS:
-                failed += 1
-            if acked == args.count:
-                done.set()
+    acks = _AckCounter(args.count)
 
     def pause_broker() -> None:
         os.kill(args.broker_pid, signal.SIGSTOP)
@@ -282,18 +281,17 @@ def stall(args: argparse.Namespace) -> Dict[str, Any]:
             for number in range(args.count):
                 if number == args.count // 4:
                     pauser.start()
-                session.post(args.queue, payload, on_ack=on_ack)
+                session.post(args.queue, payload, on_ack=acks)
         finally:
-            if pauser.is_alive() or pauser.ident is not None:
+            if pauser.ident is not None:  # started
                 pauser.join()
-        if not done.wait(args.timeout):
-            raise SystemExit(f"only {acked} of {args.count} ACKs arrived")
+        acks.wait(args.timeout)
         end = time.perf_counter()
         session.close_queue(args.queue)
     return {
         "messages": args.count,
-        "acked": acked,
-        "failed": failed,
+        "acked": acks.acked,
+        "failed": acks.failed,
         "paused_s": args.pause,
         "seconds": end - start,
         "msgs_per_s": args.count / (end - start),

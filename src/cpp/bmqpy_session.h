@@ -293,7 +293,15 @@ class Session {
                                 const char*        statusName,
                                 const bsl::string& description);
     void flushConfirms();
-    bmqa::QueueId* queueAt(int slot);
+    bmqa::QueueId* queueAt(int slot);  // `d_queuesMutex` held
+    bmqa::QueueId* lockedQueueAt(int slot);
+    /// Load `spec` into `queueOptions`; if libbmq refuses it (a bad
+    /// subscription expression), report that as the outcome of operation
+    /// `requestId` and return false.
+    bool loadQueueOptions(bmqt::QueueOptions*     queueOptions,
+                          const QueueOptionsSpec& spec,
+                          long long               requestId,
+                          int                     slot);
 
     void*                          d_context;
     EventBatchFn                   d_onEvents;
