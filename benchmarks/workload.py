@@ -2,6 +2,7 @@
 the ``blazingmq`` API (ours, or the existing SDK from PyPI in another venv).
 
     python benchmarks/workload.py produce|consume|latency --broker URI --queue URI [...]
+    python benchmarks/workload.py aio-produce|aio-consume ...   (``blazingmq.aio``, this package only)
 
 Prints one JSON object on stdout.  Every message reaches user Python code as
 one object, and every ACK asked for is delivered to ``on_ack``: that is what
@@ -11,6 +12,8 @@ makes a run count.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import collections
 import gc
 import json
 import os
@@ -296,9 +299,101 @@ def stall(args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
+def _run_on_loop(args: argparse.Namespace, main: Any) -> Any:
+    if args.loop == "uvloop":
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        loop.close()
+
+
+def aio_produce(args: argparse.Namespace) -> Dict[str, Any]:
+    """``produce`` through ``blazingmq.aio``: at most ``window`` ACK futures
+    outstanding, the oldest awaited when the window is full."""
+    import blazingmq.aio
+
+    payload = b"x" * args.size
+
+    async def main() -> Dict[str, Any]:
+        acked = failed = 0
+        async with blazingmq.aio.Session(broker=args.broker) as session:
+            await session.open_queue(args.queue, write=True)
+            cpu = _CpuMeter()
+            start = time.perf_counter()
+            pending: Any = collections.deque()
+            for _ in range(args.count):
+                pending.append(session.post(args.queue, payload))
+                if len(pending) >= args.window:
+                    ack = await pending.popleft()
+                    acked += 1
+                    failed += ack.status != blazingmq.AckStatus.SUCCESS
+            posted = time.perf_counter()
+            while pending:
+                ack = await pending.popleft()
+                acked += 1
+                failed += ack.status != blazingmq.AckStatus.SUCCESS
+            end = time.perf_counter()
+            usage = cpu.report(args.count)
+            await session.close_queue(args.queue)
+        return {
+            **usage,
+            "messages": args.count,
+            "acked": acked,
+            "failed": failed,
+            "window": args.window,
+            "loop": args.loop,
+            "seconds": end - start,
+            "msgs_per_s": args.count / (end - start),
+            "post_loop_msgs_per_s": args.count / (posted - start),
+            "peak_rss_mb": _peak_rss_mb(),
+        }
+
+    return dict(_run_on_loop(args, asyncio.wait_for(main(), args.timeout)))
+
+
+def aio_consume(args: argparse.Namespace) -> Dict[str, Any]:
+    """``consume`` through ``blazingmq.aio``: ``async for`` over the queue's
+    messages, each confirmed (confirms are sent once per loop iteration)."""
+    import blazingmq.aio
+
+    async def main() -> Dict[str, Any]:
+        received = 0
+        options = blazingmq.QueueOptions(max_unconfirmed_messages=100_000, max_unconfirmed_bytes=1 << 30)
+        async with blazingmq.aio.Session(broker=args.broker) as session:
+            cpu = _CpuMeter()
+            start = time.perf_counter()
+            await session.open_queue(args.queue, read=True, options=options)
+            async for message in session.messages(args.queue):
+                message.confirm()
+                received += 1
+                if received == args.count:
+                    break
+            end = time.perf_counter()
+            usage = cpu.report(received)
+            await session.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
+            await session.close_queue(args.queue)
+        return {
+            **usage,
+            "messages": received,
+            "loop": args.loop,
+            "seconds": end - start,
+            "msgs_per_s": received / (end - start),
+            "peak_rss_mb": _peak_rss_mb(),
+        }
+
+    return dict(_run_on_loop(args, asyncio.wait_for(main(), args.timeout)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("workload", choices=["produce", "consume", "latency", "soak", "stall"])
+    parser.add_argument(
+        "workload", choices=["produce", "consume", "latency", "soak", "stall", "aio-produce", "aio-consume"]
+    )
     parser.add_argument("--broker", required=True)
     parser.add_argument("--queue", required=True)
     parser.add_argument("--count", type=int, default=200_000)
@@ -306,11 +401,20 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--batch", type=int, default=1, help="produce: messages per post_many call")
-    parser.add_argument("--window", type=int, default=2000, help="soak: un-ACKed posts in flight")
+    parser.add_argument("--window", type=int, default=2000, help="soak, aio-produce: un-ACKed posts in flight")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="aio-*: the event loop")
     parser.add_argument("--broker-pid", type=int, default=0, help="stall: the broker to pause")
     parser.add_argument("--pause", type=float, default=3.0, help="stall: seconds the broker is paused")
     args = parser.parse_args()
-    workloads = {"produce": produce, "consume": consume, "latency": latency, "soak": soak, "stall": stall}
+    workloads = {
+        "produce": produce,
+        "consume": consume,
+        "latency": latency,
+        "soak": soak,
+        "stall": stall,
+        "aio-produce": aio_produce,
+        "aio-consume": aio_consume,
+    }
     result = workloads[args.workload](args)
     result["blazingmq"] = getattr(blazingmq, "__version__", "?")
     json.dump(result, sys.stdout)
