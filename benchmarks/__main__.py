@@ -241,6 +241,13 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
             steps.append(Step(f"ours: consume {count} (after post_many)", _bind(
                 _workload, python, "consume", broker_uri, queue, "--count", str(count)),
                 "consume after batch (msgs/s)", name))
+            queue = f"bmq://{DOMAIN}/ours-aio-{unique}"
+            steps.append(Step(f"ours: blazingmq.aio produce {count} x 1 KiB with ACKs", _bind(
+                _workload, python, "aio-produce", broker_uri, queue, "--count", str(count)),
+                "aio produce 1 KiB (msgs/s)", name))
+            steps.append(Step(f"ours: blazingmq.aio consume {count} x 1 KiB with confirm", _bind(
+                _workload, python, "aio-consume", broker_uri, queue, "--count", str(count)),
+                "aio consume 1 KiB (msgs/s)", name))
         steps.append(Step(f"{name}: latency at {args.rate:.0f} msgs/s", _bind(
             _workload, python, "latency", broker_uri, f"bmq://{DOMAIN}/{name}-latency-{unique}",
             "--count", str(args.latency_count), "--rate", str(args.rate)), "latency", name))

@@ -2,6 +2,7 @@
 the ``blazingmq`` API (ours, or the existing SDK from PyPI in another venv).
 
     python benchmarks/workload.py produce|consume|latency --broker URI --queue URI [...]
+    python benchmarks/workload.py aio-produce|aio-consume ...   (``blazingmq.aio``, this package only)
 
 Prints one JSON object on stdout.  Every message reaches user Python code as
 one object, and every ACK asked for is delivered to ``on_ack``: that is what
@@ -11,6 +12,8 @@ makes a run count.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import collections
 import gc
 import json
 import os
@@ -57,21 +60,33 @@ class _CpuMeter:
         }
 
 
+class _AckCounter:
+    """The ``on_ack`` of a producer: counts ACKs (and failures) until all
+    ``expected`` have come."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.acked = 0
+        self.failed = 0
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, ack: Any) -> None:
+        with self._lock:
+            self.acked += 1
+            if ack.status != blazingmq.AckStatus.SUCCESS:
+                self.failed += 1
+            if self.acked == self.expected:
+                self.done.set()
+
+    def wait(self, timeout: float) -> None:
+        if not self.done.wait(timeout):
+            raise SystemExit(f"only {self.acked} of {self.expected} ACKs arrived")
+
+
 def produce(args: argparse.Namespace) -> Dict[str, Any]:
     payload = b"x" * args.size
-    acked = 0
-    failed = 0
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def on_ack(ack: Any) -> None:
-        nonlocal acked, failed
-        with lock:
-            acked += 1
-            if ack.status != blazingmq.AckStatus.SUCCESS:
-                failed += 1
-            if acked == args.count:
-                done.set()
+    acks = _AckCounter(args.count)
 
     with blazingmq.Session(lambda event: None, broker=args.broker) as session:
         session.open_queue(args.queue, write=True)
@@ -83,22 +98,21 @@ def produce(args: argparse.Namespace) -> Dict[str, Any]:
             sent = 0
             while sent < args.count:
                 chunk = batch if args.count - sent >= args.batch else batch[: args.count - sent]
-                session.post_many(args.queue, chunk, on_ack=on_ack)
+                session.post_many(args.queue, chunk, on_ack=acks)
                 sent += len(chunk)
         else:
             for _ in range(args.count):
-                session.post(args.queue, payload, on_ack=on_ack)
+                session.post(args.queue, payload, on_ack=acks)
         posted = time.perf_counter()
-        if not done.wait(args.timeout):
-            raise SystemExit(f"only {acked} of {args.count} ACKs arrived")
+        acks.wait(args.timeout)
         end = time.perf_counter()
         usage = cpu.report(args.count)
         session.close_queue(args.queue)
     return {
         **usage,
         "messages": args.count,
-        "acked": acked,
-        "failed": failed,
+        "acked": acks.acked,
+        "failed": acks.failed,
         "seconds": end - start,
         "msgs_per_s": args.count / (end - start),
         "post_loop_msgs_per_s": args.count / (posted - start),
@@ -250,19 +264,7 @@ def stall(args: argparse.Namespace) -> Dict[str, Any]:
     with a generous ``channel_write_timeout``, posts wait and every message
     is acknowledged."""
     payload = b"t" * args.size
-    acked = 0
-    failed = 0
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def on_ack(ack: Any) -> None:
-        nonlocal acked, failed
-        with lock:
-            acked += 1
-            if ack.status != blazingmq.AckStatus.SUCCESS:
-                failed += 1
-            if acked == args.count:
-                done.set()
+    acks = _AckCounter(args.count)
 
     def pause_broker() -> None:
         os.kill(args.broker_pid, signal.SIGSTOP)
@@ -279,18 +281,17 @@ def stall(args: argparse.Namespace) -> Dict[str, Any]:
             for number in range(args.count):
                 if number == args.count // 4:
                     pauser.start()
-                session.post(args.queue, payload, on_ack=on_ack)
+                session.post(args.queue, payload, on_ack=acks)
         finally:
-            if pauser.is_alive() or pauser.ident is not None:
+            if pauser.ident is not None:  # started
                 pauser.join()
-        if not done.wait(args.timeout):
-            raise SystemExit(f"only {acked} of {args.count} ACKs arrived")
+        acks.wait(args.timeout)
         end = time.perf_counter()
         session.close_queue(args.queue)
     return {
         "messages": args.count,
-        "acked": acked,
-        "failed": failed,
+        "acked": acks.acked,
+        "failed": acks.failed,
         "paused_s": args.pause,
         "seconds": end - start,
         "msgs_per_s": args.count / (end - start),
@@ -298,9 +299,101 @@ def stall(args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
+def _run_on_loop(args: argparse.Namespace, main: Any) -> Any:
+    if args.loop == "uvloop":
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        loop.close()
+
+
+def aio_produce(args: argparse.Namespace) -> Dict[str, Any]:
+    """``produce`` through ``blazingmq.aio``: at most ``window`` ACK futures
+    outstanding, the oldest awaited when the window is full."""
+    import blazingmq.aio
+
+    payload = b"x" * args.size
+
+    async def main() -> Dict[str, Any]:
+        acked = failed = 0
+        async with blazingmq.aio.Session(broker=args.broker) as session:
+            await session.open_queue(args.queue, write=True)
+            cpu = _CpuMeter()
+            start = time.perf_counter()
+            pending: Any = collections.deque()
+            for _ in range(args.count):
+                pending.append(session.post(args.queue, payload))
+                if len(pending) >= args.window:
+                    ack = await pending.popleft()
+                    acked += 1
+                    failed += ack.status != blazingmq.AckStatus.SUCCESS
+            posted = time.perf_counter()
+            while pending:
+                ack = await pending.popleft()
+                acked += 1
+                failed += ack.status != blazingmq.AckStatus.SUCCESS
+            end = time.perf_counter()
+            usage = cpu.report(args.count)
+            await session.close_queue(args.queue)
+        return {
+            **usage,
+            "messages": args.count,
+            "acked": acked,
+            "failed": failed,
+            "window": args.window,
+            "loop": args.loop,
+            "seconds": end - start,
+            "msgs_per_s": args.count / (end - start),
+            "post_loop_msgs_per_s": args.count / (posted - start),
+            "peak_rss_mb": _peak_rss_mb(),
+        }
+
+    return dict(_run_on_loop(args, asyncio.wait_for(main(), args.timeout)))
+
+
+def aio_consume(args: argparse.Namespace) -> Dict[str, Any]:
+    """``consume`` through ``blazingmq.aio``: ``async for`` over the queue's
+    messages, each confirmed (confirms are sent once per loop iteration)."""
+    import blazingmq.aio
+
+    async def main() -> Dict[str, Any]:
+        received = 0
+        options = blazingmq.QueueOptions(max_unconfirmed_messages=100_000, max_unconfirmed_bytes=1 << 30)
+        async with blazingmq.aio.Session(broker=args.broker) as session:
+            cpu = _CpuMeter()
+            start = time.perf_counter()
+            await session.open_queue(args.queue, read=True, options=options)
+            async for message in session.messages(args.queue):
+                message.confirm()
+                received += 1
+                if received == args.count:
+                    break
+            end = time.perf_counter()
+            usage = cpu.report(received)
+            await session.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
+            await session.close_queue(args.queue)
+        return {
+            **usage,
+            "messages": received,
+            "loop": args.loop,
+            "seconds": end - start,
+            "msgs_per_s": received / (end - start),
+            "peak_rss_mb": _peak_rss_mb(),
+        }
+
+    return dict(_run_on_loop(args, asyncio.wait_for(main(), args.timeout)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("workload", choices=["produce", "consume", "latency", "soak", "stall"])
+    parser.add_argument(
+        "workload", choices=["produce", "consume", "latency", "soak", "stall", "aio-produce", "aio-consume"]
+    )
     parser.add_argument("--broker", required=True)
     parser.add_argument("--queue", required=True)
     parser.add_argument("--count", type=int, default=200_000)
@@ -308,11 +401,20 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--batch", type=int, default=1, help="produce: messages per post_many call")
-    parser.add_argument("--window", type=int, default=2000, help="soak: un-ACKed posts in flight")
+    parser.add_argument("--window", type=int, default=2000, help="soak, aio-produce: un-ACKed posts in flight")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="aio-*: the event loop")
     parser.add_argument("--broker-pid", type=int, default=0, help="stall: the broker to pause")
     parser.add_argument("--pause", type=float, default=3.0, help="stall: seconds the broker is paused")
     args = parser.parse_args()
-    workloads = {"produce": produce, "consume": consume, "latency": latency, "soak": soak, "stall": stall}
+    workloads = {
+        "produce": produce,
+        "consume": consume,
+        "latency": latency,
+        "soak": soak,
+        "stall": stall,
+        "aio-produce": aio_produce,
+        "aio-consume": aio_consume,
+    }
     result = workloads[args.workload](args)
     result["blazingmq"] = getattr(blazingmq, "__version__", "?")
     json.dump(result, sys.stdout)

@@ -47,3 +47,21 @@ def test_batched_produce_soak_and_stall_workloads(bmq_broker_uri, tmp_path):
                        "--broker-pid", str(broker.process.pid), "--pause", "1")
     assert stalled["acked"] == 2000 and stalled["failed"] == 0
     assert stalled["seconds"] >= 1.0  # the pause really happened
+
+
+def test_aio_produce_and_consume_workloads(bmq_broker_uri):
+    queue = "bmq://bmq.bench.mem.priority/workload-aio"
+    loops = ["asyncio"]
+    try:
+        import uvloop  # noqa: F401
+
+        loops.append("uvloop")
+    except ImportError:  # pragma: no cover - uvloop is in the test extra
+        pass
+    for loop in loops:
+        produced = _run("aio-produce", "--broker", bmq_broker_uri, "--queue", queue, "--count", "300",
+                        "--window", "50", "--loop", loop)
+        assert produced["acked"] == 300 and produced["failed"] == 0
+        consumed = _run("aio-consume", "--broker", bmq_broker_uri, "--queue", queue, "--count", "300",
+                        "--loop", loop)
+        assert consumed["messages"] == 300

@@ -35,3 +35,9 @@ def test_subscriptions_example(bmq_broker_uri, tmp_path):
         "b'big' {'price': 50, 'region': 'EU'} True",
         "(Subscription('price > 10 && region == \"EU\"', max_unconfirmed_messages=100),)",
     ]
+
+
+def test_batching_example(bmq_broker_uri, tmp_path):
+    result = run_python(readme_example("batching"), bmq_broker_uri, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["100 {<AckStatus.SUCCESS>} 100 b'message 99'"]

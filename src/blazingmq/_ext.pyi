@@ -25,6 +25,7 @@ _QueueOptionsTuple = Tuple[
 
 class SessionHandle:
     on_message: Optional[Callable[..., Any]]
+    on_batch_end: Optional[Callable[[], Any]]
     stopped: bool
     receiver_token: object
     subscriptions: Dict[int, Any]

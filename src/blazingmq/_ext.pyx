@@ -398,6 +398,10 @@ cdef class SessionHandle:
     cdef long long last_ack_id
     cdef readonly bint stopped
     cdef object authn_provider   # kept alive for libbmq's credential callback
+    # Called with no argument after each batch of events, on the callback
+    # thread with the GIL held (``blazingmq.aio`` wakes its event loop there:
+    # once per batch, not once per message).  None: nothing is called.
+    cdef public object on_batch_end
     # Marks the messages this session received (a token rather than the
     # handle, so that a kept message does not keep a libbmq session alive).
     cdef readonly object receiver_token
@@ -724,6 +728,11 @@ cdef void _on_events(Session* session, const vector[PendingEvent]& events) noexc
             _on_message_event(handle, events[i].messageEvent)
         else:
             _on_session_event(handle, events[i].sessionEvent)
+    if handle.on_batch_end is not None:
+        try:
+            handle.on_batch_end()
+        except BaseException:
+            handle.report_exception()
 
 
 cdef void _on_session_event(SessionHandle handle, const SessionEventInfo& info) noexcept:

@@ -182,6 +182,18 @@ def _queue_options_tuple(
     )
 
 
+def _settle(future: "concurrent.futures.Future[None]", status: int, failure: str) -> None:
+    """Complete ``future`` with a queue operation's outcome, unless its
+    waiter gave up (cancelled it)."""
+    if not future.set_running_or_notify_cancel():
+        return
+    if status == 0:
+        future.set_result(None)
+    else:
+        error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
+        future.set_exception(error(failure))
+
+
 class _EventSink:
     """Turns libbmq's session events into event objects for the program's
     ``on_session_event``.  Held by the compiled handle; it holds no reference
@@ -913,13 +925,7 @@ class Session:
         def on_done(status: int, name: str, description: str) -> None:
             if status != 0:
                 forget_new_subscriptions()
-            if not configured.set_running_or_notify_cancel():
-                return
-            if status == 0:
-                configured.set_result(None)
-            else:
-                error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
-                configured.set_exception(error(f"Failed to configure {queue_uri} queue: {name}: {description}"))
+            _settle(configured, status, f"Failed to configure {queue_uri} queue: {name}: {description}")
 
         request_id = self._events.add_operation(on_done)
         rc = self._handle.configure_queue_async(
@@ -979,13 +985,7 @@ class Session:
                 for subscription_id in queue.subscription_ids:
                     handle.subscriptions.pop(subscription_id, None)
                 handle.release_queue_slot(queue.slot)
-            if not closed.set_running_or_notify_cancel():
-                return
-            if status == 0:
-                closed.set_result(None)
-            else:
-                error = BrokerTimeoutError if status == _TIMEOUT_CODE else Error
-                closed.set_exception(error(f"Failed to close {queue_uri} queue: {name}: {description}"))
+            _settle(closed, status, f"Failed to close {queue_uri} queue: {name}: {description}")
 
         request_id = self._events.add_operation(on_done)
         rc = handle.close_queue_async(

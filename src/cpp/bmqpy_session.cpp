@@ -426,6 +426,31 @@ void Session::releaseQueueSlot(int slot)
     }
 }
 
+bmqa::QueueId* Session::lockedQueueAt(int slot)
+{
+    std::lock_guard<std::mutex> guard(d_queuesMutex);
+    return queueAt(slot);
+}
+
+bool Session::loadQueueOptions(bmqt::QueueOptions*     queueOptions,
+                               const QueueOptionsSpec& spec,
+                               long long               requestId,
+                               int                     slot)
+{
+    bsl::string error;
+    if (toQueueOptions(queueOptions, &error, spec)) {
+        return true;
+    }
+    // Refused before reaching the broker; reported like its refusals.
+    enqueueOperationResult(
+        requestId,
+        slot,
+        bmqt::GenericResult::e_INVALID_ARGUMENT,
+        bmqt::GenericResult::toAscii(bmqt::GenericResult::e_INVALID_ARGUMENT),
+        error);
+    return false;
+}
+
 int Session::openQueueAsync(int                     slot,
                             const std::string&      uri,
                             unsigned long long      flags,
@@ -433,24 +458,12 @@ int Session::openQueueAsync(int                     slot,
                             double                  timeout,
                             long long               requestId)
 {
-    bmqa::QueueId* queueId;
-    {
-        std::lock_guard<std::mutex> guard(d_queuesMutex);
-        queueId = queueAt(slot);
-    }
+    bmqa::QueueId* queueId = lockedQueueAt(slot);
     if (!queueId) {
         return k_QUEUE_NOT_OPEN;
     }
     bmqt::QueueOptions queueOptions;
-    bsl::string        error;
-    if (!toQueueOptions(&queueOptions, &error, options)) {
-        // Refused before reaching the broker; reported like its refusals.
-        enqueueOperationResult(requestId,
-                               slot,
-                               bmqt::GenericResult::e_INVALID_ARGUMENT,
-                               bmqt::GenericResult::toAscii(
-                                   bmqt::GenericResult::e_INVALID_ARGUMENT),
-                               error);
+    if (!loadQueueOptions(&queueOptions, options, requestId, slot)) {
         return 0;
     }
     // libbmq runs the callback on its event thread, in order with the
@@ -477,23 +490,12 @@ int Session::configureQueueAsync(int                     slot,
                                  double                  timeout,
                                  long long               requestId)
 {
-    bmqa::QueueId* queueId;
-    {
-        std::lock_guard<std::mutex> guard(d_queuesMutex);
-        queueId = queueAt(slot);
-    }
+    bmqa::QueueId* queueId = lockedQueueAt(slot);
     if (!queueId) {
         return k_QUEUE_NOT_OPEN;
     }
     bmqt::QueueOptions queueOptions;
-    bsl::string        error;
-    if (!toQueueOptions(&queueOptions, &error, options)) {
-        enqueueOperationResult(requestId,
-                               slot,
-                               bmqt::GenericResult::e_INVALID_ARGUMENT,
-                               bmqt::GenericResult::toAscii(
-                                   bmqt::GenericResult::e_INVALID_ARGUMENT),
-                               error);
+    if (!loadQueueOptions(&queueOptions, options, requestId, slot)) {
         return 0;
     }
     d_session->configureQueueAsync(
@@ -513,11 +515,7 @@ int Session::configureQueueAsync(int                     slot,
 
 int Session::closeQueueAsync(int slot, double timeout, long long requestId)
 {
-    bmqa::QueueId* queueId;
-    {
-        std::lock_guard<std::mutex> guard(d_queuesMutex);
-        queueId = queueAt(slot);
-    }
+    bmqa::QueueId* queueId = lockedQueueAt(slot);
     if (!queueId) {
         return k_QUEUE_NOT_OPEN;
     }
@@ -605,47 +603,16 @@ int Session::post(int*                           buildResult,
                   long long                      ackId,
                   int                            compression)
 {
-    *buildResult = 0;
-    std::lock_guard<std::mutex> postGuard(d_postMutex);
-    if (!d_builder) {
-        return bmqt::PostResult::e_NOT_CONNECTED;
-    }
-    bmqa::QueueId* queueId;
-    {
-        std::lock_guard<std::mutex> guard(d_queuesMutex);
-        queueId = queueAt(slot);
-    }
-    if (!queueId) {
-        return k_QUEUE_NOT_OPEN;
-    }
-
-    bmqa::MessageEventBuilder& builder = *d_builder;
-    bmqa::Message&             message = builder.startMessage();
-    // The payload is copied into the event by `packMessage`, so a reference
-    // to the caller's buffer is enough.
-    message.setDataRef(data, length);
-    if (properties) {
-        message.setPropertiesRef(properties);
-    }
-    if (ackId != 0) {
-        message.setCorrelationId(bmqt::CorrelationId(ackId));
-    }
-    message.setCompressionAlgorithmType(
-        static_cast<bmqt::CompressionAlgorithmType::Enum>(compression));
-
-    const int packed = builder.packMessage(*queueId);
-    if (packed != 0) {
-        builder.reset();
-        *buildResult = packed;
-        return -1;
-    }
-    const int rc = d_session->post(builder.messageEvent());
-    builder.reset();
-    if (rc == bmqt::PostResult::e_BW_LIMIT) {
-        std::lock_guard<std::mutex> channelGuard(d_channelMutex);
-        d_channelFull = true;
-    }
-    return rc;
+    size_t posted;
+    return postBatch(&posted,
+                     buildResult,
+                     slot,
+                     &data,
+                     &length,
+                     1,
+                     properties,
+                     ackId,
+                     compression);
 }
 
 int Session::postBatch(size_t*                        posted,
@@ -664,11 +631,7 @@ int Session::postBatch(size_t*                        posted,
     if (!d_builder) {
         return bmqt::PostResult::e_NOT_CONNECTED;
     }
-    bmqa::QueueId* queueId;
-    {
-        std::lock_guard<std::mutex> guard(d_queuesMutex);
-        queueId = queueAt(slot);
-    }
+    bmqa::QueueId* queueId = lockedQueueAt(slot);
     if (!queueId) {
         return k_QUEUE_NOT_OPEN;
     }
@@ -693,6 +656,8 @@ int Session::postBatch(size_t*                        posted,
     };
     while (next < count) {
         bmqa::Message& message = builder.startMessage();
+        // The payload is copied into the event by `packMessage`, so a
+        // reference to the caller's buffer is enough.
         message.setDataRef(data[next], lengths[next]);
         if (properties) {
             message.setPropertiesRef(properties);

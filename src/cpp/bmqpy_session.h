@@ -78,9 +78,6 @@ struct PendingEvent {
     bmqa::MessageEvent messageEvent;  // when isMessageEvent
 };
 
-/// Called on the session's pump thread, without the GIL, with the events
-/// in the order libbmq delivered them.  The callee reads
-/// `session->context()` only once it holds the GIL (see `detach`).
 /// Supplies an authentication credential when libbmq (re)authenticates,
 /// on a libbmq thread: returns true after filling `mechanism` and `data`, or
 /// false when there is none (libbmq then fails the connection attempt).
@@ -88,6 +85,9 @@ typedef bool (*AuthnCredentialFn)(void*        context,
                                   std::string* mechanism,
                                   std::string* data);
 
+/// Called on the session's pump thread, without the GIL, with the events
+/// in the order libbmq delivered them.  The callee reads
+/// `session->context()` only once it holds the GIL (see `detach`).
 typedef void (*EventBatchFn)(Session*                         session,
                              const std::vector<PendingEvent>& events);
 
@@ -293,7 +293,15 @@ class Session {
                                 const char*        statusName,
                                 const bsl::string& description);
     void flushConfirms();
-    bmqa::QueueId* queueAt(int slot);
+    bmqa::QueueId* queueAt(int slot);  // `d_queuesMutex` held
+    bmqa::QueueId* lockedQueueAt(int slot);
+    /// Load `spec` into `queueOptions`; if libbmq refuses it (a bad
+    /// subscription expression), report that as the outcome of operation
+    /// `requestId` and return false.
+    bool loadQueueOptions(bmqt::QueueOptions*     queueOptions,
+                          const QueueOptionsSpec& spec,
+                          long long               requestId,
+                          int                     slot);
 
     void*                          d_context;
     EventBatchFn                   d_onEvents;
