@@ -271,6 +271,7 @@ def test_queue_operations_do_not_block_the_loop_and_stop_cancels_waiters(run, ow
         await session.start()
         await session.open_queue(uri, write=True)
         with _Paused(own_broker):
+            await asyncio.sleep(0.2)  # SIGSTOP takes effect asynchronously
             ack = session.post(uri, b"unanswered")
             opening = asyncio.ensure_future(session.open_queue(uri + "-2", read=True))
             message = asyncio.ensure_future(session.messages().__anext__())
@@ -313,6 +314,7 @@ def test_full_channel_posts_wait_in_order_then_go(run, own_broker):
             await session.open_queue(uri, read=True, write=True)
             futures: List["asyncio.Future[blazingmq.Ack]"] = []
             with _Paused(own_broker):
+                await asyncio.sleep(0.2)  # SIGSTOP takes effect asynchronously
                 for i in range(2000):  # 128 MiB: more than the socket buffers take
                     futures.append(session.post(uri, b"%06d" % i + payload))
                 waiting = len(session._waiting_posts)
@@ -320,7 +322,8 @@ def test_full_channel_posts_wait_in_order_then_go(run, own_broker):
                 with pytest.raises(BandwidthLimitError):
                     session.post_nowait(uri, b"would overtake")
                 await asyncio.sleep(1.0)
-                assert all(not f.done() for f in futures)
+                # Those waiting for the channel were not posted yet.
+                assert not any(f.done() for f in futures[-waiting:])
             acks = await asyncio.gather(*futures)
             assert all(a.status is AckStatus.SUCCESS for a in acks)
             received = []
@@ -348,6 +351,7 @@ def test_full_channel_post_times_out_and_stop_cancels_the_rest(run, own_broker):
         async with session:
             await session.open_queue(uri, write=True)
             with _Paused(own_broker):
+                await asyncio.sleep(0.2)  # SIGSTOP takes effect asynchronously
                 futures = [session.post(uri, payload) for _ in range(2000)]
                 waiting = futures[-len(session._waiting_posts):]
                 assert waiting

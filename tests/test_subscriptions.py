@@ -239,3 +239,52 @@ def test_invalid_expression_on_configure_keeps_previous_subscriptions(session_fa
 def test_subscriptions_exported_from_package():
     assert blazingmq.Subscription is Subscription
     assert "Subscription" in blazingmq.__all__
+
+
+def test_subscription_priority_picks_the_consumer(session_factory, queue_uri, collector):
+    uri = queue_uri()
+    got_high, got_low = collector(), collector()
+    high = session_factory(on_message=lambda m, h: (got_high(m), h.confirm()))
+    low = session_factory(on_message=lambda m, h: (got_low(m), h.confirm()))
+    high.open_queue(uri, read=True, options=QueueOptions(subscriptions=[Subscription("n > 0", consumer_priority=10)]))
+    low.open_queue(uri, read=True, options=QueueOptions(subscriptions=[Subscription("n > 0", consumer_priority=1)]))
+    producer = session_factory()
+    producer.open_queue(uri, write=True)
+    _post_all(producer, uri, collector, [(b"%d" % n, {"n": n}) for n in range(1, 11)])
+    assert sorted(int(m.data) for m in got_high.wait_count(10)) == list(range(1, 11))
+    assert got_low.items == []
+
+
+def test_subscription_max_unconfirmed_messages_limits_delivery(session_factory, queue_uri, collector):
+    uri = queue_uri()
+    received = collector()
+    handles = []
+    consumer = session_factory(on_message=lambda m, h: (handles.append(h), received(m)))
+    consumer.open_queue(
+        uri, read=True, options=QueueOptions(subscriptions=[Subscription("n > 0", max_unconfirmed_messages=2)])
+    )
+    producer = session_factory()
+    producer.open_queue(uri, write=True)
+    _post_all(producer, uri, collector, [(b"%d" % n, {"n": n}) for n in range(1, 6)])
+    received.wait_count(2)
+    with pytest.raises(AssertionError, match="timed out"):
+        received.wait_count(3, timeout=1.0)
+    # Each confirmation makes room for one more.
+    handles[0].confirm()
+    received.wait_count(3)
+
+
+def test_empty_subscriptions_on_configure_stop_delivery(session_factory, queue_uri, collector):
+    uri = queue_uri()
+    received = collector()
+    consumer = session_factory(on_message=lambda m, h: (received(m), h.confirm()))
+    consumer.open_queue(uri, read=True, options=QueueOptions(subscriptions=[Subscription("n > 0")]))
+    consumer.configure_queue(uri, QueueOptions(subscriptions=[]))
+    assert consumer.get_queue_options(uri).subscriptions == ()
+    producer = session_factory()
+    producer.open_queue(uri, write=True)
+    _post_all(producer, uri, collector, [(b"1", {"n": 1})])
+    with pytest.raises(AssertionError, match="timed out"):
+        received.wait_count(1, timeout=1.0)
+    consumer.configure_queue(uri, QueueOptions(subscriptions=[Subscription("n == 1")]))
+    assert received.wait_count(1)[0].data == b"1"

@@ -77,7 +77,8 @@ class Subscription(_ValueClass):
 
     The expression language (BlazingMQ's): property names, integer, string
     and boolean literals, comparisons ``== != < <= > >=``, ``&&``, ``||``,
-    ``!`` and parentheses.  libbmq checks the expression when the queue is
+    ``!`` and parentheses; it must use at least one property (``"true"``
+    alone is refused).  libbmq checks the expression when the queue is
     opened or configured; an invalid one raises :class:`blazingmq.Error`
     with libbmq's reason.
 
@@ -282,6 +283,8 @@ class SessionOptions(_ValueClass):
             posts wait.
         event_queue_watermarks: ``(low, high)`` of libbmq's event queue.
         stats_dump_interval: Seconds between statistics dumps.
+        authn_credential: The credential, or a callable returning it
+            (keyword-only; never shown in the repr).
     """
 
     __slots__ = (
