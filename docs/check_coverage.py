@@ -4,7 +4,7 @@
 
 Reads the Sphinx inventory (``objects.inv``) of the built HTML and fails,
 listing them, when a name of ``__all__`` of ``blazingmq``,
-``blazingmq.exceptions``, ``blazingmq.session_events`` or
+``blazingmq.aio``, ``blazingmq.exceptions``, ``blazingmq.session_events`` or
 ``blazingmq.testing``, or a public method of ``Session``, has no entry.
 Run by ``.ci/run`` after the docs build.
 """
@@ -18,7 +18,7 @@ from typing import Iterator, Set
 
 from sphinx.util.inventory import InventoryFile
 
-MODULES = ["blazingmq", "blazingmq.exceptions", "blazingmq.session_events", "blazingmq.testing"]
+MODULES = ["blazingmq", "blazingmq.aio", "blazingmq.exceptions", "blazingmq.session_events", "blazingmq.testing"]
 
 
 def documented(html_dir: Path) -> Set[str]:
@@ -40,10 +40,12 @@ def public_names() -> Iterator[str]:
             else:
                 yield f"{module_name}.{name}"
     import blazingmq
+    import blazingmq.aio
 
-    for name in vars(blazingmq.Session):
-        if not name.startswith("_"):
-            yield f"blazingmq.Session.{name}"
+    for cls, prefix in ((blazingmq.Session, "blazingmq.Session"), (blazingmq.aio.Session, "blazingmq.aio.Session")):
+        for name in vars(cls):
+            if not name.startswith("_"):
+                yield f"{prefix}.{name}"
 
 
 def main(html_dir: str) -> int:
