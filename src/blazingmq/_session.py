@@ -152,11 +152,12 @@ _subscription_ids = itertools.count(1 << 40)
 def _check_queue_options(options: QueueOptions) -> None:
     if not isinstance(options, QueueOptions):
         raise TypeError(f"options must be a QueueOptions, not {type(options).__name__!r}")
-    for name in ("max_unconfirmed_messages", "max_unconfirmed_bytes", "consumer_priority"):
-        value = getattr(options, name)
-        # libbmq keeps these in 32-bit ints; the broker judges values inside.
-        if value is not None and not -(2**31) <= value < 2**31:
-            raise ValueError(f"{name} must fit in 32 bits (between {-(2**31)} and {2**31 - 1}), was {value}")
+    # libbmq keeps these in 32-bit ints; the broker judges values inside.
+    for holder in (options, *(options.subscriptions or ())):
+        for name in ("max_unconfirmed_messages", "max_unconfirmed_bytes", "consumer_priority"):
+            value = getattr(holder, name)
+            if value is not None and not -(2**31) <= value < 2**31:
+                raise ValueError(f"{name} must fit in 32 bits (between {-(2**31)} and {2**31 - 1}), was {value}")
 
 
 def _queue_options_tuple(
