@@ -196,10 +196,12 @@ class Session:
     Cancellation: cancelling an awaited :meth:`open_queue`,
     :meth:`configure_queue` or :meth:`close_queue` does not stop the
     request (libbmq has it); a queue whose open is cancelled is closed again
-    when it opens.  Cancelling an awaited :meth:`post` once the message was
-    handed to libbmq (i.e. while waiting for the ACK) only stops the wait:
-    the message is posted exactly once.  :meth:`stop` cancels every await
-    still pending (ACKs, queue operations) and ends the iterators.
+    when it opens.  :meth:`post` hands the message to libbmq before it
+    returns its future, so cancelling that future (or the task awaiting it,
+    or a timeout around it) only drops the ACK: the message is posted
+    exactly once.  :meth:`stop` cancels every await still pending (ACKs not
+    delivered by libbmq, queue operations, posts waiting for a full channel)
+    and ends the iterators.
     """
 
     def __init__(
