@@ -38,3 +38,43 @@ def test_examples_pass_mypy_strict(tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _run_with_argument(script: str, *args: str) -> subprocess.CompletedProcess:
+    """Run an example with the broker URI as its last argument (and no
+    ``BMQ_BROKER_URI``, which libbmq would prefer)."""
+    env = dict(os.environ)
+    env.pop("BMQ_BROKER_URI", None)
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_producer_acks_reports_each_post_with_its_guid(bmq_broker_uri):
+    result = _run_with_argument("producer_acks.py", "4", bmq_broker_uri)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "posted 4 messages, 0 not acknowledged"
+    guids = []
+    for number, line in enumerate(lines[:4]):
+        guid = line.rsplit(" ", 1)[1]
+        assert line.startswith(f"order {number}: SUCCESS "), line
+        assert len(guid) == 32 and int(guid, 16) >= 0, line
+        guids.append(guid)
+    assert len(set(guids)) == 4  # one distinct GUID per post: each ACK went to its own post
+
+
+def test_producer_acks_through_the_environment_variable(bmq_broker_uri):
+    result = _run("producer_acks.py", "1", broker_uri=bmq_broker_uri)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "posted 1 messages, 0 not acknowledged"
+
+
+def test_consumer_properties_prints_values_and_types(bmq_broker_uri):
+    result = _run_with_argument("consumer_properties.py", "3", bmq_broker_uri)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"reading {n}: calibrated={n % 2 == 0} (BOOL), grade=b'A' (CHAR), "
+        f"raw={bytes([n, 0xFF])!r} (BINARY), sensor='t-1' (STRING), sequence={n} (INT32)"
+        for n in range(3)
+    ] + ["received 3 messages"]

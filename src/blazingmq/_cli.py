@@ -50,6 +50,40 @@ exit codes:
 _PROPERTY_TYPES = ("string", "int64", "int32", "short", "bool", "char", "binary")
 
 
+class _DeferredInterrupt:
+    """Holds Ctrl-C back while a message is written and confirmed, so that
+    a message printed is always a message confirmed; the interrupt is
+    raised as soon as that is done.  Only usable from the main thread."""
+
+    def __init__(self) -> None:
+        self._holding = False
+        self._pending = False
+        self._previous: Any = None
+
+    def install(self) -> None:
+        self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def uninstall(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self._holding:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> None:
+        self._holding = True
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._holding = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
+
+
 class _UsageError(Exception):
     """Bad arguments found after argparse (reported like argparse's)."""
 
@@ -346,6 +380,9 @@ def _consume(args: argparse.Namespace) -> int:
 
     session = _connect(args, on_message=lambda message, handle: inbox.put(message))
     opened = False
+    hold_interrupt = _DeferredInterrupt()
+    if threading.current_thread() is threading.main_thread():
+        hold_interrupt.install()
     try:
         _open_queue(session, args.queue, read=True, options=options)
         opened = True
@@ -358,10 +395,12 @@ def _consume(args: argparse.Namespace) -> int:
             except queue.Empty:
                 progress.update(f"received {received} ({rate.sample(received):.0f} msg/s)")
                 continue
-            _write_message(args, out, received, message)
-            # Confirmed once written, so an interrupted run loses nothing.
-            if not args.peek:
-                session.confirm(message)
+            # Confirmed once written, so an interrupted run loses nothing;
+            # Ctrl-C waits for both, so nothing written is delivered again.
+            with hold_interrupt:
+                _write_message(args, out, received, message)
+                if not args.peek:
+                    session.confirm(message)
             received += 1
             progress.update(f"received {received} ({rate.sample(received):.0f} msg/s)")
         progress.clear()
@@ -372,6 +411,7 @@ def _consume(args: argparse.Namespace) -> int:
             return EXIT_TIMEOUT
         return EXIT_OK
     finally:
+        hold_interrupt.uninstall()
         progress.clear()
         if opened:
             try:

@@ -283,6 +283,8 @@ class SessionOptions(_ValueClass):
             posts wait.
         event_queue_watermarks: ``(low, high)`` of libbmq's event queue.
         stats_dump_interval: Seconds between statistics dumps.
+        authn_credential: The credential, or a callable returning it
+            (keyword-only; never shown in the repr).
     """
 
     __slots__ = (

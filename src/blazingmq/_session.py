@@ -388,7 +388,8 @@ class Session:
 
     The arguments after ``on_session_event`` are meant to be passed by
     keyword, but (for compatibility) are accepted positionally, except
-    ``channel_write_timeout`` which is keyword-only.
+    ``channel_write_timeout`` and ``authn_credential``, which are
+    keyword-only.
 
     Raises:
         TypeError: ``on_session_event`` is None or not callable, ``broker``
@@ -1156,11 +1157,11 @@ class Session:
         Raises:
             TypeError: ``messages`` is not an iterable of bytes, ``on_ack`` is
                 not callable, or a property has the wrong type.
-            Error: As for :meth:`post`.  Nothing was posted when a payload is
+            ~blazingmq.exceptions.Error: As for :meth:`post`.  Nothing was posted when a payload is
                 invalid; when libbmq refuses part-way, the messages before
                 the refused one were posted (their ACKs come) and the
                 message says how many.
-            BandwidthLimitError: The channel stayed full for
+            ~blazingmq.exceptions.BandwidthLimitError: The channel stayed full for
                 ``channel_write_timeout`` seconds.
 
         May block (without the GIL) while the channel to the broker is full.
@@ -1229,7 +1230,7 @@ class Session:
 
         Raises:
             TypeError: An item is not a :class:`Message`.
-            Error: A message's queue is not open or is closing (then nothing
+            ~blazingmq.exceptions.Error: A message's queue is not open or is closing (then nothing
                 was confirmed), or libbmq refused.
         """
         self._check_running()

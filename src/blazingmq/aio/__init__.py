@@ -1,5 +1,5 @@
 """The asyncio API of :mod:`blazingmq`: the same operations as the
-synchronous :class:`blazingmq.Session`, awaited instead of blocking.
+synchronous :class:`blazingmq.Session`, awaited instead of blocking::
 
     async with blazingmq.aio.Session(broker=uri) as session:
         await session.open_queue(queue, read=True, write=True)

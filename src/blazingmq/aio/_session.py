@@ -117,7 +117,7 @@ class Message:
         ``message.confirm()`` do the same.
 
         Raises:
-            Error: The queue is not open or is closing, or the session is
+            ~blazingmq.exceptions.Error: The queue is not open or is closing, or the session is
                 stopped.
         """
         return self._session.confirm(self)
@@ -180,9 +180,12 @@ class Session:
         timeout: Seconds for connect/open/configure/close, or a
             :class:`~blazingmq.Timeouts`.
         host_health_monitor: A :class:`~blazingmq.BasicHealthMonitor`, or None.
-        num_processing_threads, blob_buffer_size, channel_high_watermark,
-        event_queue_watermarks, stats_dump_interval, authn_credential: As
-            for :class:`blazingmq.Session`.
+        num_processing_threads: As for :class:`blazingmq.Session`.
+        blob_buffer_size: As for :class:`blazingmq.Session`.
+        channel_high_watermark: As for :class:`blazingmq.Session`.
+        event_queue_watermarks: As for :class:`blazingmq.Session`.
+        stats_dump_interval: As for :class:`blazingmq.Session`.
+        authn_credential: As for :class:`blazingmq.Session`.
         channel_write_timeout: Seconds an awaited :meth:`post` waits for a
             full channel before it raises
             :class:`~blazingmq.exceptions.BandwidthLimitError` (default 5).
@@ -399,8 +402,8 @@ class Session:
         """Connect to the broker, without blocking the loop.
 
         Raises:
-            Error: Already started, or the session could not connect.
-            BrokerTimeoutError: The connection timed out.
+            ~blazingmq.exceptions.Error: Already started, or the session could not connect.
+            ~blazingmq.exceptions.BrokerTimeoutError: The connection timed out.
         """
         if self._state != _NEW:
             raise Error("start() may be called only once")
@@ -587,7 +590,7 @@ class Session:
             status is not ``SUCCESS``).
 
         Raises:
-            TypeError, Error: As for :meth:`blazingmq.Session.post`, at
+            TypeError, ~blazingmq.exceptions.Error: As for :meth:`blazingmq.Session.post`, at
                 once (for a message waiting for the channel, through the
                 future).
         """
@@ -626,8 +629,8 @@ class Session:
         :class:`~blazingmq.exceptions.BandwidthLimitError` at once.
 
         Raises:
-            TypeError, Error: As for :meth:`blazingmq.Session.post`.
-            BandwidthLimitError: The channel is full.
+            TypeError, ~blazingmq.exceptions.Error: As for :meth:`blazingmq.Session.post`.
+            ~blazingmq.exceptions.BandwidthLimitError: The channel is full.
         """
         session = self._running()
         if self._waiting_posts:
@@ -694,7 +697,7 @@ class Session:
         stops, or, for one queue, when that queue is closed.
 
         Raises:
-            Error: ``queue_uri`` is not open for reading.
+            ~blazingmq.exceptions.Error: ``queue_uri`` is not open for reading.
         """
         if queue_uri is None:
             return _MessageIterator(self, None)
@@ -738,7 +741,7 @@ class Session:
 
         Raises:
             TypeError: ``message`` is not a :class:`blazingmq.aio.Message`.
-            Error: The queue is not open or is closing, or the session is
+            ~blazingmq.exceptions.Error: The queue is not open or is closing, or the session is
                 stopped.
         """
         if not isinstance(message, Message):
