@@ -1,8 +1,9 @@
 """The code blocks of the documentation (docs/**/*.rst) run against a real
 broker.
 
-Every ``.. code-block:: python`` is preceded by a comment saying how it is
-tested (a block without one fails ``test_every_code_block_is_marked``):
+Every ``.. code-block:: python`` (or ``sh``) is preceded by a comment saying
+how it is tested (a block without one fails
+``test_every_code_block_is_marked``):
 
 * ``.. test: run``: a whole program, run in a child interpreter with
   ``BMQ_BROKER_URI`` set to the test broker (libbmq then uses it instead of
@@ -12,6 +13,9 @@ tested (a block without one fails ``test_every_code_block_is_marked``):
   block starts its own broker with ``blazingmq.testing.start_broker``).
 * ``.. test: pytest``: a test module, run with ``python -m pytest`` (the
   installed pytest plugin provides its fixtures); every test must pass.
+* ``.. test: sh``: shell commands, run with ``bash -e`` and
+  ``BMQ_BROKER_URI`` set (the ``blazingmq`` command uses it), with this
+  interpreter's ``bin`` first in ``PATH``.
 * ``.. test: skip (reason)``: a fragment, not run (the reason says why or
   where it is covered).
 """
@@ -30,7 +34,7 @@ from typing import List
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-_MARKER = re.compile(r"^\.\. test: (run-standalone|run|pytest|skip)\b(.*)$")
+_MARKER = re.compile(r"^\.\. test: (run-standalone|run|pytest|sh|skip)\b(.*)$")
 
 
 @dataclass
@@ -50,7 +54,7 @@ def _code_blocks() -> List[CodeBlock]:
     for path in sorted(DOCS.rglob("*.rst")):
         lines = path.read_text().splitlines()
         for index, line in enumerate(lines):
-            if line.strip() != ".. code-block:: python":
+            if line.strip() not in (".. code-block:: python", ".. code-block:: sh"):
                 continue
             previous = next((lines[i] for i in range(index - 1, -1, -1) if lines[i].strip()), "")
             marker = _MARKER.match(previous)
@@ -68,6 +72,7 @@ def _code_blocks() -> List[CodeBlock]:
 BLOCKS = _code_blocks()
 RUNNABLE = [block for block in BLOCKS if block.mode in ("run", "run-standalone")]
 PYTEST_MODULES = [block for block in BLOCKS if block.mode == "pytest"]
+SHELL = [block for block in BLOCKS if block.mode == "sh"]
 
 
 def test_the_guide_has_code_to_run():
@@ -118,3 +123,19 @@ def test_code_block_passes_as_a_test_module(block, tmp_path):
     )
     assert result.returncode == 0, f"{block.name} failed:\n{result.stdout}\n{result.stderr}"
     assert re.search(r"\b\d+ passed\b", result.stdout) and "failed" not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("block", SHELL, ids=[block.name for block in SHELL])
+def test_shell_block_runs(block, bmq_broker_uri, tmp_path):
+    env = _env(bmq_broker_uri)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    result = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", block.code],
+        env=env,
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"{block.name} failed:\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr, f"{block.name}:\n{result.stderr}"
