@@ -495,3 +495,43 @@ def test_messages_tell_their_subscription(run, bmq_broker_uri, queue_uri):
             message.confirm()
 
     run(main())
+
+
+def test_cancelled_queue_operations_and_stop(run, own_broker):
+    """A timeout around ``open_queue`` leaves no queue open behind it (the
+    queue is closed again when it opens), and a cancelled ``stop()`` still
+    stops, once, whoever awaits it."""
+    uri = "bmq://bmq.test.mem.priority/aio-cancelled-open"
+
+    async def main() -> None:
+        session = blazingmq.aio.Session(broker=own_broker.uri)
+        await session.start()
+        with _Paused(own_broker):
+            with pytest.raises(asyncio.TimeoutError):
+                # The request reached libbmq; the paused broker answers later.
+                await asyncio.wait_for(session.open_queue(uri, read=True), 0.5)
+            with pytest.raises(Error, match="Queue not opened"):
+                session.get_queue_options(uri)
+            with pytest.raises(Error, match="not open for reading"):
+                session.messages(uri)
+        # The background close completes; then the queue opens again.
+        for _ in range(100):
+            try:
+                await session.open_queue(uri, read=True, write=True)
+                break
+            except Error:
+                await asyncio.sleep(0.1)
+        await session.post(uri, b"reopened")
+        (message,) = await _take(session.messages(uri), 1)
+        assert message.data == b"reopened"
+        message.confirm()
+
+        stopping = asyncio.ensure_future(session.stop())
+        await asyncio.sleep(0)
+        stopping.cancel()
+        await asyncio.gather(session.stop(), session.stop())
+        assert "stopped" in repr(session)
+        with pytest.raises(Error, match="stopped"):
+            session.post(uri, b"x")
+
+    run(main())

@@ -8,10 +8,12 @@ synchronous :class:`blazingmq.Session`, awaited instead of blocking::
             await message.confirm()
             break
 
-Nothing here blocks the event loop on libbmq: queue operations use libbmq's
-asynchronous requests, posts never wait inside libbmq, and what libbmq
-delivers (messages, ACKs, session events) reaches the loop in batches, with
-one wake-up of the loop per batch.
+Nothing here blocks the event loop on libbmq: connecting and the queue
+operations use libbmq's asynchronous requests, posts never wait inside
+libbmq (a post that finds the channel full waits in the session, in order),
+and what libbmq delivers (messages, ACKs, session events) reaches the loop
+in batches, with at most one wake-up of the loop per batch.  Works on
+asyncio's default loop and on uvloop.
 """
 
 from ._session import Message, Session

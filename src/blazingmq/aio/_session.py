@@ -199,10 +199,12 @@ class Session:
     Cancellation: cancelling an awaited :meth:`open_queue`,
     :meth:`configure_queue` or :meth:`close_queue` does not stop the
     request (libbmq has it); a queue whose open is cancelled is closed again
-    when it opens.  Cancelling an awaited :meth:`post` once the message was
-    handed to libbmq (i.e. while waiting for the ACK) only stops the wait:
-    the message is posted exactly once.  :meth:`stop` cancels every await
-    still pending (ACKs, queue operations) and ends the iterators.
+    when it opens.  :meth:`post` hands the message to libbmq before it
+    returns its future, so cancelling that future (or the task awaiting it,
+    or a timeout around it) only drops the ACK: the message is posted
+    exactly once.  :meth:`stop` cancels every await still pending (ACKs not
+    delivered by libbmq, queue operations, posts waiting for a full channel)
+    and ends the iterators.
     """
 
     def __init__(
@@ -249,7 +251,9 @@ class Session:
         self._message_waiters: List["asyncio.Future[None]"] = []
         self._event_waiters: List["asyncio.Future[None]"] = []
         self._channel_waiters: List["asyncio.Future[None]"] = []
-        self._confirms: List[_SyncMessage] = []
+        # Confirmations made during the current loop iteration.
+        self._confirm_slots: List[int] = []
+        self._confirm_messages: List[_SyncMessage] = []
         # Posts that found the channel full, in order, and the task that
         # posts them once it drains.
         self._waiting_posts: Deque[Tuple["asyncio.Future[Ack]", float, Tuple[Any, ...]]] = collections.deque()
@@ -480,7 +484,8 @@ class Session:
             inbox.closed = True
         self._inboxes.clear()
         self._inbox_list.clear()
-        self._confirms.clear()
+        self._confirm_slots.clear()
+        self._confirm_messages.clear()
         _wake(self._message_waiters)
         _wake(self._event_waiters)
         _wake(self._channel_waiters)
@@ -741,11 +746,16 @@ class Session:
         """
         if not isinstance(message, Message):
             raise TypeError(f"message must be a blazingmq.aio.Message, not {type(message).__name__!r}")
-        session = self._running()
-        session._confirmable_queue(message._message)
-        confirms = self._confirms
-        confirms.append(message._message)
-        if len(confirms) == 1:
+        if self._state != _RUNNING:
+            self._running()  # raises
+        received = message._message
+        # Checked now (the same checks as the sync confirm); sent by
+        # `_flush_confirms`.
+        slot = self._session._confirmable_queue(received).slot
+        slots = self._confirm_slots
+        slots.append(slot)
+        self._confirm_messages.append(received)
+        if len(slots) == 1:
             assert self._loop is not None
             self._loop.call_soon(self._flush_confirms)
         return _DONE
@@ -753,18 +763,19 @@ class Session:
     def _flush_confirms(self) -> None:
         """Send the confirmations collected during one loop iteration in one
         CONFIRM event."""
-        confirms = self._confirms
-        if not confirms:
+        slots = self._confirm_slots
+        if not slots:
             return
-        self._confirms = []
-        try:
-            self._session.confirm_many(confirms)
-            return
-        except Error:
-            pass
-        # A queue of the batch was closed meanwhile: confirm the rest one by
-        # one.  What cannot be confirmed any more is delivered again.
-        for message in confirms:
+        messages = self._confirm_messages
+        self._confirm_slots = []
+        self._confirm_messages = []
+        handle = self._session._handle
+        if handle.confirm_batch(slots, [message.guid for message in messages]) == 0 or handle.stopping:
+            return  # when stopping, the broker delivers them again
+        # libbmq refused the batch: confirm one by one, so that one message
+        # cannot keep the others unconfirmed.  What cannot be confirmed any
+        # more is delivered again.
+        for message in messages:
             try:
                 self._session.confirm(message)
             except Error as error:
@@ -790,8 +801,10 @@ class _MessageIterator:
         return self
 
     async def __anext__(self) -> Message:
-        session = self._session
         inbox = self._inbox
+        if inbox:  # the common case while messages flow
+            return _wrap_message(inbox.popleft(), self._session)
+        session = self._session
         while True:
             if inbox is None:
                 message = session._take_any()
