@@ -322,6 +322,25 @@ class SessionOptions(_ValueClass):
         self.stats_dump_interval = stats_dump_interval
         self.authn_credential = authn_credential
 
+    def _session_arguments(self) -> "dict[str, Any]":
+        """The keyword arguments of a ``Session`` (sync or asyncio) built
+        from these options: unset fields take the session's defaults."""
+        return {
+            "message_compression_algorithm": (
+                self.message_compression_algorithm
+                if self.message_compression_algorithm is not None
+                else CompressionAlgorithmType.NONE
+            ),
+            "timeout": self.timeouts if self.timeouts is not None else DEFAULT_TIMEOUT,
+            "host_health_monitor": self.host_health_monitor,
+            "num_processing_threads": self.num_processing_threads,
+            "blob_buffer_size": self.blob_buffer_size,
+            "channel_high_watermark": self.channel_high_watermark,
+            "event_queue_watermarks": self.event_queue_watermarks,
+            "stats_dump_interval": self.stats_dump_interval,
+            "authn_credential": self.authn_credential,
+        }
+
     def _repr_value(self, name: str, value: Any) -> str:
         if name == "authn_credential":
             return "<hidden>"  # a secret: never in a repr, hence never in a log

@@ -629,24 +629,8 @@ class Session:
             raise TypeError(
                 f"session_options must be a SessionOptions, not {type(session_options).__name__!r}"
             )
-        options = session_options
         return cls(
-            on_session_event,
-            on_message=on_message,
-            broker=broker,
-            message_compression_algorithm=(
-                options.message_compression_algorithm
-                if options.message_compression_algorithm is not None
-                else CompressionAlgorithmType.NONE
-            ),
-            timeout=options.timeouts if options.timeouts is not None else DEFAULT_TIMEOUT,
-            host_health_monitor=options.host_health_monitor,
-            num_processing_threads=options.num_processing_threads,
-            blob_buffer_size=options.blob_buffer_size,
-            channel_high_watermark=options.channel_high_watermark,
-            event_queue_watermarks=options.event_queue_watermarks,
-            stats_dump_interval=options.stats_dump_interval,
-            authn_credential=options.authn_credential,
+            on_session_event, on_message=on_message, broker=broker, **session_options._session_arguments()
         )
 
     @staticmethod
@@ -736,6 +720,13 @@ class Session:
                 "it would deadlock; call it from another thread"
             )
 
+    def _check_host_health_option(self, options: QueueOptions) -> None:
+        if options.suspends_on_bad_host_health and self._monitor is None:
+            raise Error(
+                "Queues cannot use suspends_on_bad_host_health if host health "
+                "monitoring was disabled when the Session was created"
+            )
+
     def _queue(self, queue_uri: str) -> _Queue:
         queue = self._queues.get(queue_uri)
         if queue is None:
@@ -804,11 +795,7 @@ class Session:
                 f"Can't open queue {queue_uri} in read mode: "
                 "no on_message callback was provided at Session construction"
             )
-        if options.suspends_on_bad_host_health and self._monitor is None:
-            raise Error(
-                "Queues cannot use suspends_on_bad_host_health if host health "
-                "monitoring was disabled when the Session was created"
-            )
+        self._check_host_health_option(options)
         flags = (_QUEUE_READ if read else 0) | (_QUEUE_WRITE if write else 0)
         handle = self._handle
         queues = self._queues
@@ -906,11 +893,7 @@ class Session:
         seconds = _check_timeout(timeout)
         _check_queue_options(options)
         queue = self._queue(queue_uri)
-        if options.suspends_on_bad_host_health and self._monitor is None:
-            raise Error(
-                "Queues cannot use suspends_on_bad_host_health if host health "
-                "monitoring was disabled when the Session was created"
-            )
+        self._check_host_health_option(options)
         handle = self._handle
         subscriptions, new_ids = queue.assign_subscription_ids(options)
         handle.subscriptions.update(queue.subscription_ids)

@@ -290,23 +290,8 @@ class Session:
             raise TypeError(
                 f"session_options must be a SessionOptions, not {type(session_options).__name__!r}"
             )
-        options = session_options
         return cls(
-            broker,
-            message_compression_algorithm=(
-                options.message_compression_algorithm
-                if options.message_compression_algorithm is not None
-                else CompressionAlgorithmType.NONE
-            ),
-            timeout=options.timeouts if options.timeouts is not None else DEFAULT_TIMEOUT,
-            host_health_monitor=options.host_health_monitor,
-            num_processing_threads=options.num_processing_threads,
-            blob_buffer_size=options.blob_buffer_size,
-            channel_high_watermark=options.channel_high_watermark,
-            event_queue_watermarks=options.event_queue_watermarks,
-            stats_dump_interval=options.stats_dump_interval,
-            channel_write_timeout=channel_write_timeout,
-            authn_credential=options.authn_credential,
+            broker, channel_write_timeout=channel_write_timeout, **session_options._session_arguments()
         )
 
     # -- the callback thread (GIL held, inside one batch) ------------------
