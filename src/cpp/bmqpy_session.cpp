@@ -451,6 +451,20 @@ bool Session::loadQueueOptions(bmqt::QueueOptions*     queueOptions,
     return false;
 }
 
+template <class RESULT>
+auto Session::outcomeReporter(long long requestId, int slot)
+{
+    // libbmq runs it on its event thread, in order with the queue's other
+    // events; it only queues the outcome for the pump.
+    return [this, requestId, slot](const auto& status) {
+        enqueueOperationResult(requestId,
+                               slot,
+                               status.result(),
+                               resultName<RESULT>(status),
+                               status.errorDescription());
+    };
+}
+
 int Session::openQueueAsync(int                     slot,
                             const std::string&      uri,
                             unsigned long long      flags,
@@ -466,20 +480,11 @@ int Session::openQueueAsync(int                     slot,
     if (!loadQueueOptions(&queueOptions, options, requestId, slot)) {
         return 0;
     }
-    // libbmq runs the callback on its event thread, in order with the
-    // queue's other events; it only queues the outcome for the pump.
     d_session->openQueueAsync(
         queueId,
         bmqt::Uri(bsl::string(uri.data(), uri.size())),
         flags,
-        [this, requestId, slot](const bmqa::OpenQueueStatus& status) {
-            enqueueOperationResult(
-                requestId,
-                slot,
-                status.result(),
-                resultName<bmqt::OpenQueueResult>(status),
-                status.errorDescription());
-        },
+        outcomeReporter<bmqt::OpenQueueResult>(requestId, slot),
         queueOptions,
         toInterval(timeout));
     return 0;
@@ -501,14 +506,7 @@ int Session::configureQueueAsync(int                     slot,
     d_session->configureQueueAsync(
         queueId,
         queueOptions,
-        [this, requestId, slot](const bmqa::ConfigureQueueStatus& status) {
-            enqueueOperationResult(
-                requestId,
-                slot,
-                status.result(),
-                resultName<bmqt::ConfigureQueueResult>(status),
-                status.errorDescription());
-        },
+        outcomeReporter<bmqt::ConfigureQueueResult>(requestId, slot),
         toInterval(timeout));
     return 0;
 }
@@ -521,14 +519,7 @@ int Session::closeQueueAsync(int slot, double timeout, long long requestId)
     }
     d_session->closeQueueAsync(
         queueId,
-        [this, requestId, slot](const bmqa::CloseQueueStatus& status) {
-            enqueueOperationResult(
-                requestId,
-                slot,
-                status.result(),
-                resultName<bmqt::CloseQueueResult>(status),
-                status.errorDescription());
-        },
+        outcomeReporter<bmqt::CloseQueueResult>(requestId, slot),
         toInterval(timeout));
     return 0;
 }

@@ -298,6 +298,10 @@ class Session {
     /// Load `spec` into `queueOptions`; if libbmq refuses it (a bad
     /// subscription expression), report that as the outcome of operation
     /// `requestId` and return false.
+    /// The callback libbmq calls with the outcome of operation
+    /// `requestId` (a `bmqa::*QueueStatus` whose result is a `RESULT`).
+    template <class RESULT>
+    auto outcomeReporter(long long requestId, int slot);
     bool loadQueueOptions(bmqt::QueueOptions*     queueOptions,
                           const QueueOptionsSpec& spec,
                           long long               requestId,
