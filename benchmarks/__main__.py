@@ -6,9 +6,11 @@ existing ``blazingmq`` wheel from PyPI, in one run against one local broker.
 Every Python workload (``workload.py``) runs in its own process: the same
 script under this package and under the official wheel (installed on demand
 into ``build/bench-official``).  User code receives every message as one
-object and every ACK it asked for.  bmqtool runs in ``--mode auto``; its rates
-come from its own once-a-second statistics (the windows entirely inside the
-run), its latency from its ``-l hires --latency-report``.
+object and every ACK it asked for.  bmqtool runs in ``--mode auto``; its producer
+rates are timed like ours, from the queue being open to the last ACK (read from
+its INFO log), its consumer rate comes from its once-a-second statistics (the
+windows entirely inside the run), its latency from its ``-l hires
+--latency-report``.
 
 Absolute rates on a shared machine are noisy: read the ratios, which come
 from back-to-back runs on the same broker.  Writes a JSON report and a PNG
@@ -18,9 +20,11 @@ chart to ``benchmarks/results/``.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import threading
@@ -132,21 +136,49 @@ def _rate_from_stats(outcome: Outcome, mode: str, messages: int) -> Tuple[float,
     return float(max(deltas)), "lower bound (run shorter than 3 windows)"
 
 
-def _bmqtool(tool: Path, broker: str, queue: str, flags: str, *options: str) -> Outcome:
+def _bmqtool(tool: Path, broker: str, queue: str, flags: str, *options: str, verbosity: str = "warning") -> Outcome:
     command = [str(tool), "--mode", "auto", "-b", broker, "-q", queue, "-f", flags,
-               "--shutdownGrace", "1", "-v", "warning", *options]
+               "--shutdownGrace", "1", "-v", verbosity, *options]
     outcome = _run(command)
     if outcome.status != 0:
         raise SystemExit(f"bmqtool failed:\n{outcome.stderr[-3000:]}")
     return outcome
 
 
+# bmqtool's log lines start "28NOV2026_11:42:27.826 (140093632530112) INFO ..."
+_LOG_TIME = re.compile(r"^(\d\d[A-Z]{3}\d{4}_\d\d:\d\d:\d\d\.\d{3}) ")
+
+
+def _log_time(outcome: Outcome, marker: str) -> Optional[float]:
+    """The time (seconds since the epoch, ms resolution) of bmqtool's first
+    INFO log line that contains ``marker``."""
+    for line in outcome.stdout.splitlines():
+        if marker in line:
+            match = _LOG_TIME.match(line)
+            if match:
+                return datetime.datetime.strptime(match.group(1), "%d%b%Y_%H:%M:%S.%f").timestamp()
+    return None
+
+
 def _bmqtool_produce(tool: Path, broker: str, queue: str, count: int, size: int, per_event: int) -> Dict[str, Any]:
+    """bmqtool posting ``count`` messages, ``per_event`` per PUT event, with
+    ACKs.  Its rate is timed like ours: from the queue being open to the last
+    ACK, both read from its INFO log ("Open queue ... took", "All posted
+    messages have been acknowledged").  Its once-a-second statistics count
+    posts, which run ahead of the broker's ACKs: their rate is kept as
+    ``post_rate``."""
     events = max(1, count // per_event)
+    messages = events * per_event
     outcome = _bmqtool(tool, broker, queue, "write,ack", "-m", str(size), "-e", str(per_event),
-                       "-r", "1000", "-i", "0", "--eventscount", str(events))
-    rate, basis = _rate_from_stats(outcome, "produced", events * per_event)
-    return {"msgs_per_s": rate, "basis": basis, "messages": events * per_event, "peak_rss_mb": outcome.peak_rss_mb}
+                       "-r", "1000", "-i", "0", "--eventscount", str(events), verbosity="info")
+    post_rate, post_basis = _rate_from_stats(outcome, "produced", messages)
+    opened = _log_time(outcome, f"Open queue [uri={queue}] took:")
+    acked = _log_time(outcome, "All posted messages have been acknowledged")
+    if opened is None or acked is None or acked <= opened:
+        raise SystemExit(f"bmqtool's log has no open/last-ACK times:\n{outcome.stdout[-3000:]}")
+    return {"msgs_per_s": messages / (acked - opened), "basis": "queue open to last ACK (its log)",
+            "seconds": acked - opened, "post_rate": post_rate, "post_rate_basis": post_basis,
+            "messages": messages, "peak_rss_mb": outcome.peak_rss_mb}
 
 
 def _bmqtool_consume(tool: Path, broker: str, queue: str, count: int, size: int) -> Dict[str, Any]:
@@ -221,54 +253,68 @@ class Step:
 
 def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
           pythons: Dict[str, Path], tool: Optional[Path]) -> List[Step]:
+    """The runs, in ``args.repeat`` rounds.  Within a round the
+    implementations take turns row by row (ours, the wheel, bmqtool for each
+    row), so that the runs compared sit next to each other in time; the
+    table shows the median of the rounds."""
     steps: List[Step] = []
     count = args.count
     sizes = [(64, count, "64 B"), (KIB, count, "1 KiB"), (64 * KIB, max(1, count // 10), "64 KiB")]
     unique = f"{os.getpid()}"
 
-    for name, python in pythons.items():
+    for round_ in range(args.repeat):
+        tag = f"{unique}-{round_}"
+        prefix = f"round {round_ + 1}/{args.repeat}, " if args.repeat > 1 else ""
         for size, n, size_label in sizes:
-            queue = f"bmq://{DOMAIN}/{name}-produce-{size}-{unique}"
-            steps.append(Step(f"{name}: produce {n} x {size_label} with ACKs", _bind(
-                _workload, python, "produce", broker_uri, queue, "--count", str(n), "--size", str(size)),
-                f"produce {size_label} (msgs/s)", name))
+            row = f"produce {size_label} (msgs/s)"
+            for name, python in pythons.items():
+                queue = f"bmq://{DOMAIN}/{name}-produce-{size}-{tag}"
+                steps.append(Step(f"{prefix}{name}: produce {n} x {size_label} with ACKs", _bind(
+                    _workload, python, "produce", broker_uri, queue, "--count", str(n), "--size", str(size)),
+                    row, name))
+            if tool is not None:
+                steps.append(Step(f"{prefix}bmqtool: produce {n} x {size_label} with ACKs", _bind(
+                    _bmqtool_produce, tool, broker_uri, f"bmq://{DOMAIN}/tool-produce-{size}-{tag}", n, size, 1),
+                    row, "bmqtool"))
             if size == KIB:
-                steps.append(Step(f"{name}: consume {n} x 1 KiB with confirm", _bind(
-                    _workload, python, "consume", broker_uri, queue, "--count", str(n)),
-                    "consume 1 KiB (msgs/s)", name))
-        if name == "ours":
-            queue = f"bmq://{DOMAIN}/ours-batch-{unique}"
-            steps.append(Step(f"ours: post_many 10 per call, {count} x 1 KiB", _bind(
+                # Each consumer drains the queue its own producer just filled.
+                for name, python in pythons.items():
+                    queue = f"bmq://{DOMAIN}/{name}-produce-{size}-{tag}"
+                    steps.append(Step(f"{prefix}{name}: consume {n} x 1 KiB with confirm", _bind(
+                        _workload, python, "consume", broker_uri, queue, "--count", str(n)),
+                        "consume 1 KiB (msgs/s)", name))
+                if tool is not None:
+                    steps.append(Step(f"{prefix}bmqtool: consume {3 * count} x 1 KiB with confirm", _bind(
+                        _bmqtool_consume, tool, broker_uri, f"bmq://{DOMAIN}/tool-consume-{tag}", count, KIB),
+                        "consume 1 KiB (msgs/s)", "bmqtool"))
+        if "ours" in pythons:
+            python = pythons["ours"]
+            queue = f"bmq://{DOMAIN}/ours-batch-{tag}"
+            steps.append(Step(f"{prefix}ours: post_many 10 per call, {count} x 1 KiB", _bind(
                 _workload, python, "produce", broker_uri, queue, "--count", str(count), "--batch", "10"),
-                "produce 1 KiB, 10/event (msgs/s)", name))
-            steps.append(Step(f"ours: consume {count} (after post_many)", _bind(
+                "produce 1 KiB, 10/event (msgs/s)", "ours"))
+            if tool is not None:
+                steps.append(Step(f"{prefix}bmqtool: produce {count} x 1 KiB, 10 per event", _bind(
+                    _bmqtool_produce, tool, broker_uri, f"bmq://{DOMAIN}/tool-batch-{tag}", count, KIB, 10),
+                    "produce 1 KiB, 10/event (msgs/s)", "bmqtool"))
+            steps.append(Step(f"{prefix}ours: consume {count} (after post_many)", _bind(
                 _workload, python, "consume", broker_uri, queue, "--count", str(count)),
-                "consume after batch (msgs/s)", name))
-            queue = f"bmq://{DOMAIN}/ours-aio-{unique}"
-            steps.append(Step(f"ours: blazingmq.aio produce {count} x 1 KiB with ACKs", _bind(
+                "consume after batch (msgs/s)", "ours"))
+            queue = f"bmq://{DOMAIN}/ours-aio-{tag}"
+            steps.append(Step(f"{prefix}ours: blazingmq.aio produce {count} x 1 KiB with ACKs", _bind(
                 _workload, python, "aio-produce", broker_uri, queue, "--count", str(count)),
-                "aio produce 1 KiB (msgs/s)", name))
-            steps.append(Step(f"ours: blazingmq.aio consume {count} x 1 KiB with confirm", _bind(
+                "aio produce 1 KiB (msgs/s)", "ours"))
+            steps.append(Step(f"{prefix}ours: blazingmq.aio consume {count} x 1 KiB with confirm", _bind(
                 _workload, python, "aio-consume", broker_uri, queue, "--count", str(count)),
-                "aio consume 1 KiB (msgs/s)", name))
-        steps.append(Step(f"{name}: latency at {args.rate:.0f} msgs/s", _bind(
-            _workload, python, "latency", broker_uri, f"bmq://{DOMAIN}/{name}-latency-{unique}",
-            "--count", str(args.latency_count), "--rate", str(args.rate)), "latency", name))
-
-    if tool is not None:
-        for size, n, size_label in sizes:
-            steps.append(Step(f"bmqtool: produce {n} x {size_label} with ACKs", _bind(
-                _bmqtool_produce, tool, broker_uri, f"bmq://{DOMAIN}/tool-produce-{size}-{unique}", n, size, 1),
-                f"produce {size_label} (msgs/s)", "bmqtool"))
-        steps.append(Step(f"bmqtool: produce {count} x 1 KiB, 10 per event", _bind(
-            _bmqtool_produce, tool, broker_uri, f"bmq://{DOMAIN}/tool-batch-{unique}", count, KIB, 10),
-            "produce 1 KiB, 10/event (msgs/s)", "bmqtool"))
-        steps.append(Step(f"bmqtool: consume {3 * count} x 1 KiB with confirm", _bind(
-            _bmqtool_consume, tool, broker_uri, f"bmq://{DOMAIN}/tool-consume-{unique}", count, KIB),
-            "consume 1 KiB (msgs/s)", "bmqtool"))
-        steps.append(Step(f"bmqtool: latency at {args.rate:.0f} msgs/s", _bind(
-            _bmqtool_latency, tool, broker_uri, f"bmq://{DOMAIN}/tool-latency-{unique}",
-            args.latency_count, KIB, args.rate), "latency", "bmqtool"))
+                "aio consume 1 KiB (msgs/s)", "ours"))
+        for name, python in pythons.items():
+            steps.append(Step(f"{prefix}{name}: latency at {args.rate:.0f} msgs/s", _bind(
+                _workload, python, "latency", broker_uri, f"bmq://{DOMAIN}/{name}-latency-{tag}",
+                "--count", str(args.latency_count), "--rate", str(args.rate)), "latency", name))
+        if tool is not None:
+            steps.append(Step(f"{prefix}bmqtool: latency at {args.rate:.0f} msgs/s", _bind(
+                _bmqtool_latency, tool, broker_uri, f"bmq://{DOMAIN}/tool-latency-{tag}",
+                args.latency_count, KIB, args.rate), "latency", "bmqtool"))
 
     if tool is not None and not args.no_soak:
         steps.append(Step(f"bmqtool: soak, {args.soak_count} produced and consumed", _bind(
@@ -283,6 +329,30 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
             _workload, python, "stall", broker_uri, f"bmq://{DOMAIN}/ours-stall-{unique}",
             "--count", str(count), "--broker-pid", str(broker_pid), "--pause", "3"), "stall", "ours"))
     return steps
+
+
+def _median(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """One result from the rounds of a run: the median of each number over
+    the rounds that succeeded (each number on its own: the p99 shown may come
+    from another round than the p50), with every round kept in ``rounds``.
+    If every round failed, the first failure."""
+    good = [run for run in runs if "error" not in run]
+    if not good:
+        return dict(runs[0])
+    if len(runs) == 1:
+        return dict(runs[0])
+    merged: Dict[str, Any] = {}
+    for key, value in good[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers = sorted(run[key] for run in good if isinstance(run.get(key), (int, float)))
+            merged[key] = statistics.median(numbers)
+        else:
+            merged[key] = value
+    merged["rounds"] = runs
+    failures = len(runs) - len(good)
+    if failures:
+        merged["failed_rounds"] = failures
+    return merged
 
 
 def _bind(function: Callable[..., Dict[str, Any]], *args: Any) -> Callable[[], Dict[str, Any]]:
@@ -422,11 +492,15 @@ def main() -> None:
     parser.add_argument("--no-official", action="store_true", help="skip the wheel from PyPI")
     parser.add_argument("--no-bmqtool", action="store_true", help="skip the C++ bmqtool")
     parser.add_argument("--no-soak", action="store_true", help="skip the memory soak and the paused-broker run")
-    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke test")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of every comparison (the table shows the median; not the soak)")
+    parser.add_argument("--quick", action="store_true", help="small counts and one round, for a smoke test")
     parser.add_argument("--output", type=Path, default=HERE / "results", help="folder for the JSON and PNG")
     args = parser.parse_args()
     if args.quick:
-        args.count, args.latency_count, args.soak_count = 5_000, 1_000, 20_000
+        args.count, args.latency_count, args.soak_count, args.repeat = 5_000, 1_000, 20_000, 1
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     try:
         import matplotlib  # noqa: F401  (checked before a long run, not after)
     except ImportError:
@@ -441,34 +515,41 @@ def main() -> None:
         if not tool.exists():
             raise SystemExit(f"{tool} not found (or pass --no-bmqtool)")
 
-    results: Dict[str, Dict[str, Dict[str, Any]]] = {}
     with start_broker() as broker:
         steps = _plan(args, broker.uri, broker.process.pid, pythons, tool)
         progress = _Progress(len(steps))
+        runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
         for step in steps:
             progress.begin(step.label)
-            results.setdefault(step.row, {})[step.column] = step.run()
+            runs.setdefault(step.row, {}).setdefault(step.column, []).append(step.run())
             progress.end()
+    results = {row: {column: _median(samples) for column, samples in columns.items()}
+               for row, columns in runs.items()}
 
     lines, rows = _table(results)
     print()
     print("\n".join(lines))
     for key in ("soak", "stall"):
         for column, data in results.get(key, {}).items():
-            shown = {k: v for k, v in data.items() if k != "samples"}
+            shown = {k: v for k, v in data.items() if k not in ("samples", "rounds")}
             print(f"\n{key} ({column}): " + ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                                                          for k, v in shown.items()))
     for row, columns in results.items():
         for column, data in columns.items():
             if "error" in data:
                 print(f"failed: {column} '{row}': {data['error']}")
+            elif data.get("failed_rounds"):
+                errors = {run["error"] for run in data["rounds"] if "error" in run}
+                print(f"failed: {column} '{row}' in {data['failed_rounds']} of {len(data['rounds'])} rounds: "
+                      + "; ".join(sorted(errors)))
         basis = columns.get("bmqtool", {}).get("basis")
-        if basis and not basis.endswith("full windows"):
+        if basis and basis.startswith("lower bound"):
             print(f"note: bmqtool '{row}' is a {basis}")
     args.output.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = args.output / f"bench-{stamp}.json"
-    report.write_text(json.dumps({"count": args.count, "rate": args.rate, "table": rows, "results": results},
+    report.write_text(json.dumps({"count": args.count, "rate": args.rate, "repeat": args.repeat,
+                                  "table": rows, "results": results},
                                  indent=2, default=str))
     chart = args.output / f"bench-{stamp}.png"
     _chart(rows, chart, f"blazingmq vs bmqtool (C++) and the PyPI wheel — {args.count} msgs, {stamp}")
