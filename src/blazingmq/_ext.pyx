@@ -56,7 +56,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         SessionEventInfo sessionEvent
         MessageEvent messageEvent
 
-    ctypedef void (*EventBatchFn)(Session*, const vector[PendingEvent]&) noexcept
+    ctypedef void (*EventBatchFn)(Session*, vector[PendingEvent]*) noexcept
     ctypedef cbool (*AuthnCredentialFn)(void*, string*, string*) noexcept
 
     cdef cppclass HealthMonitor:
@@ -115,6 +115,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         cbool isStopping()
         void detach()
         void* context()
+        void takePendingEvents(vector[PendingEvent]*)
         int reserveQueueSlot()
         void releaseQueueSlot(int)
         int openQueueAsync(int, const string&, unsigned long long,
@@ -721,19 +722,21 @@ cdef class SessionHandle:
 # --------------------------------------------------------------------------
 # The session's pump thread lands here (without the GIL).
 
-cdef void _on_events(Session* session, const vector[PendingEvent]& events) noexcept with gil:
-    """A batch of libbmq events, in order, on the session's pump thread: the
-    GIL is taken once for all of them."""
+cdef void _on_events(Session* session, vector[PendingEvent]* batch) noexcept with gil:
+    """The session's pump thread, with events pending: the GIL is taken once,
+    then every event pending by then is handled, in order.  The pump
+    releases them afterwards."""
+    session.takePendingEvents(batch)
     cdef void* context = session.context()
     if context == NULL:
         return
     cdef SessionHandle handle = <SessionHandle>context
     cdef size_t i
-    for i in range(events.size()):
-        if events[i].isMessageEvent:
-            _on_message_event(handle, events[i].messageEvent)
+    for i in range(batch.size()):
+        if batch[0][i].isMessageEvent:
+            _on_message_event(handle, batch[0][i].messageEvent)
         else:
-            _on_session_event(handle, events[i].sessionEvent)
+            _on_session_event(handle, batch[0][i].sessionEvent)
     if handle.on_batch_end is not None:
         try:
             handle.on_batch_end()

@@ -847,6 +847,18 @@ void Session::enqueue(PendingEvent&& event)
     d_pendingCondition.notify_one();
 }
 
+void Session::takePendingEvents(std::vector<PendingEvent>* batch)
+{
+    {
+        std::lock_guard<std::mutex> guard(d_pendingMutex);
+        batch->insert(batch->end(),
+                      std::make_move_iterator(d_pending.begin()),
+                      std::make_move_iterator(d_pending.end()));
+        d_pending.clear();
+    }
+    d_spaceCondition.notify_all();
+}
+
 void Session::pump()
 {
     std::vector<PendingEvent> batch;
@@ -859,17 +871,16 @@ void Session::pump()
             if (d_pending.empty()) {
                 return;  // told to exit, and everything was handed over
             }
-            batch.assign(std::make_move_iterator(d_pending.begin()),
-                         std::make_move_iterator(d_pending.end()));
-            d_pending.clear();
         }
-        d_spaceCondition.notify_all();
         {
             CallbackScope scope;
-            // Confirms made by the callbacks join one CONFIRM event, sent
-            // when the batch is done.
+            // The callback waits for the GIL before it takes the events:
+            // while another Python thread holds the GIL (up to the
+            // interpreter's switch interval), the events keep coming, and
+            // all of them go in this batch.  Confirms made by the callbacks
+            // join one CONFIRM event, sent when the batch is done.
             t_pumpingSession = this;
-            d_onEvents(this, batch);
+            d_onEvents(this, &batch);
             t_pumpingSession = nullptr;
         }
         flushConfirms();

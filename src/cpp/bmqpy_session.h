@@ -85,11 +85,14 @@ typedef bool (*AuthnCredentialFn)(void*        context,
                                   std::string* mechanism,
                                   std::string* data);
 
-/// Called on the session's pump thread, without the GIL, with the events
-/// in the order libbmq delivered them.  The callee reads
-/// `session->context()` only once it holds the GIL (see `detach`).
-typedef void (*EventBatchFn)(Session*                         session,
-                             const std::vector<PendingEvent>& events);
+/// Called on the session's pump thread, without the GIL, when events are
+/// pending.  The callee takes the GIL first and only then the events, with
+/// `session->takePendingEvents(batch)` (so that the events that came while
+/// it waited for the GIL join the batch), and handles them in order.  It
+/// reads `session->context()` only once it holds the GIL (see `detach`).
+/// The pump releases the events (and libbmq's buffers) afterwards, without
+/// the GIL.
+typedef void (*EventBatchFn)(Session* session, std::vector<PendingEvent>* batch);
 
 /// Session options; a negative number means "libbmq's default".
 struct SessionConfig {
@@ -196,6 +199,10 @@ class Session {
     /// Drop every later event instead of delivering it: the binding calls
     /// this when the Python object behind `context` goes away.
     void detach();
+
+    /// Move every pending event into `batch` (appending, in order); called
+    /// by the `EventBatchFn` on the pump thread once it holds the GIL.
+    void takePendingEvents(std::vector<PendingEvent>* batch);
 
     /// The binding's context, or null once detached.  Read and written by
     /// the binding only while it holds the GIL.
