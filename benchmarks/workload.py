@@ -199,8 +199,10 @@ def latency(args: argparse.Namespace) -> Dict[str, Any]:
 
 def soak(args: argparse.Namespace) -> Dict[str, Any]:
     """Produce and consume ``count`` messages through one queue in one
-    process, at most ``window`` un-ACKed posts in flight, and report how
-    resident memory and the number of Python objects moved after warm-up."""
+    process, and report how resident memory and the number of Python objects
+    moved after warm-up.  Paced like bmqtool's soak in the runner (``-r 20
+    -i 1``): ``soak_rate`` / 1000 posts every millisecond (sleeping between),
+    and never more than ``window`` un-ACKed posts in flight."""
     payload = b"s" * args.size
     in_flight = threading.BoundedSemaphore(args.window)
     received = 0
@@ -226,11 +228,21 @@ def soak(args: argparse.Namespace) -> Dict[str, Any]:
 
     warm_up = max(1, args.count // 10)
     samples: List[Dict[str, float]] = []
-    options = blazingmq.QueueOptions(max_unconfirmed_messages=10_000, max_unconfirmed_bytes=1 << 28)
     with blazingmq.Session(lambda event: None, on_message=on_message, broker=args.broker) as session:
-        session.open_queue(args.queue, read=True, write=True, options=options)
+        # The default queue options (libbmq's: 1,024 unconfirmed messages),
+        # as bmqtool's soak uses its default (1024 messages): every message
+        # or ACK not yet handed to Python holds one of libbmq's pooled event
+        # objects, and the pool keeps its high-water mark.
+        session.open_queue(args.queue, read=True, write=True)
         start = time.perf_counter()
+        per_tick = max(1, round(args.soak_rate / 1000.0))
+        next_tick = start
         for number in range(1, args.count + 1):
+            if number % per_tick == 0:
+                next_tick += 0.001
+                delay = next_tick - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
             in_flight.acquire()
             session.post(args.queue, payload, on_ack=on_ack)
             if number % warm_up == 0:
@@ -401,6 +413,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--batch", type=int, default=1, help="produce: messages per post_many call")
+    parser.add_argument("--soak-rate", type=float, default=20_000.0, help="soak: messages/s posted")
     parser.add_argument("--window", type=int, default=2000, help="soak, aio-produce: un-ACKed posts in flight")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="aio-*: the event loop")
     parser.add_argument("--broker-pid", type=int, default=0, help="stall: the broker to pause")
