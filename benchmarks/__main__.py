@@ -274,6 +274,11 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
             _workload, pythons["ours"], "soak", broker_uri, f"bmq://{DOMAIN}/ours-soak-{unique}",
             "--count", str(args.soak_count)), "soak", "ours"))
 
+    def drain(queue: str) -> None:
+        # Not recorded: empties a queue that no measured run consumes.
+        steps.append(Step(f"(emptying {queue.rsplit('/', 1)[-1]})", _bind(
+            _workload, Path(sys.executable), "drain", broker_uri, queue), "", ""))
+
     for round_ in range(args.repeat):
         tag = f"{unique}-{round_}"
         prefix = f"round {round_ + 1}/{args.repeat}, " if args.repeat > 1 else ""
@@ -284,10 +289,14 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
                 steps.append(Step(f"{prefix}{name}: produce {n} x {size_label} with ACKs", _bind(
                     _workload, python, "produce", broker_uri, queue, "--count", str(n), "--size", str(size)),
                     row, name))
+                if size != KIB:
+                    drain(queue)
             if tool is not None:
+                queue = f"bmq://{DOMAIN}/tool-produce-{size}-{tag}"
                 steps.append(Step(f"{prefix}bmqtool: produce {n} x {size_label} with ACKs", _bind(
-                    _bmqtool_produce, tool, broker_uri, f"bmq://{DOMAIN}/tool-produce-{size}-{tag}", n, size, 1),
+                    _bmqtool_produce, tool, broker_uri, queue, n, size, 1),
                     row, "bmqtool"))
+                drain(queue)
             if size == KIB:
                 # Each consumer drains the queue its own producer just filled.
                 for name, python in pythons.items():
@@ -309,6 +318,7 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
                 steps.append(Step(f"{prefix}bmqtool: produce {count} x 1 KiB, 10 per event", _bind(
                     _bmqtool_produce, tool, broker_uri, f"bmq://{DOMAIN}/tool-batch-{tag}", count, KIB, 10),
                     "produce 1 KiB, 10/event (msgs/s)", "bmqtool"))
+                drain(f"bmq://{DOMAIN}/tool-batch-{tag}")
             steps.append(Step(f"{prefix}ours: consume {count} (after post_many)", _bind(
                 _workload, python, "consume", broker_uri, queue, "--count", str(count)),
                 "consume after batch (msgs/s)", "ours"))
@@ -526,7 +536,9 @@ def main() -> None:
         runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
         for step in steps:
             progress.begin(step.label)
-            runs.setdefault(step.row, {}).setdefault(step.column, []).append(step.run())
+            outcome = step.run()
+            if step.row:
+                runs.setdefault(step.row, {}).setdefault(step.column, []).append(outcome)
             progress.end()
     results = {row: {column: _median(samples) for column, samples in columns.items()}
                for row, columns in runs.items()}

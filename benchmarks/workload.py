@@ -154,6 +154,29 @@ def consume(args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
+def drain(args: argparse.Namespace) -> Dict[str, Any]:
+    """Confirm whatever the queue holds, until nothing has come for a second
+    (not a measurement: the runner empties the queues nobody consumes, so
+    that the broker's memory stays flat over a long run)."""
+    received = 0
+    last = time.perf_counter()
+
+    def on_message(message: Any, handle: Any) -> None:
+        nonlocal received, last
+        handle.confirm()
+        received += 1
+        last = time.perf_counter()
+
+    options = blazingmq.QueueOptions(max_unconfirmed_messages=100_000, max_unconfirmed_bytes=1 << 30)
+    with blazingmq.Session(lambda event: None, on_message=on_message, broker=args.broker) as session:
+        session.open_queue(args.queue, read=True, options=options)
+        while time.perf_counter() - last < 1.0:
+            time.sleep(0.1)
+        session.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
+        session.close_queue(args.queue)
+    return {"messages": received}
+
+
 def latency(args: argparse.Namespace) -> Dict[str, Any]:
     """Post at a fixed rate (pacing by sleeping) and time each message from
     post to ``on_message`` in the same process."""
@@ -404,7 +427,7 @@ def aio_consume(args: argparse.Namespace) -> Dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "workload", choices=["produce", "consume", "latency", "soak", "stall", "aio-produce", "aio-consume"]
+        "workload", choices=["produce", "consume", "drain", "latency", "soak", "stall", "aio-produce", "aio-consume"]
     )
     parser.add_argument("--broker", required=True)
     parser.add_argument("--queue", required=True)
@@ -423,6 +446,7 @@ def main() -> None:
         "produce": produce,
         "consume": consume,
         "latency": latency,
+        "drain": drain,
         "soak": soak,
         "stall": stall,
         "aio-produce": aio_produce,
