@@ -829,19 +829,26 @@ void Session::enqueueMessageEvent(const bmqa::MessageEvent& event)
     PendingEvent pending;
     pending.isMessageEvent = true;
     pending.messageEvent   = event;  // shares libbmq's event, no copy
-    enqueue(std::move(pending));
+    // ACK events never wait for room: what comes after them in libbmq's
+    // queue (the CHANNEL_LOW_WATERMARK that releases waiting posts) must not
+    // wait for the program's callbacks to catch up.  They are bounded by the
+    // posts in flight, and libbmq would hold them anyway.
+    enqueue(std::move(pending),
+            event.type() != bmqt::MessageEventType::e_ACK);
 }
 
-void Session::enqueue(PendingEvent&& event)
+void Session::enqueue(PendingEvent&& event, bool waitForRoom)
 {
-    // Enough to batch a burst of ACK events; beyond it libbmq's own event
-    // queue takes the pressure (and reports slow-consumer events).
+    // Enough to batch a burst of events; beyond it libbmq's own event queue
+    // takes the pressure (and reports slow-consumer events).
     const size_t k_MAX_PENDING = 1024;
     {
         std::unique_lock<std::mutex> lock(d_pendingMutex);
-        d_spaceCondition.wait(lock, [this, k_MAX_PENDING] {
-            return d_pending.size() < k_MAX_PENDING || d_pumpExit;
-        });
+        if (waitForRoom) {
+            d_spaceCondition.wait(lock, [this, k_MAX_PENDING] {
+                return d_pending.size() < k_MAX_PENDING || d_pumpExit;
+            });
+        }
         d_pending.push_back(std::move(event));
     }
     d_pendingCondition.notify_one();

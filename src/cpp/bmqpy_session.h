@@ -292,7 +292,7 @@ class Session {
 
     void enqueueSessionEvent(const bmqa::SessionEvent& event);
     void enqueueMessageEvent(const bmqa::MessageEvent& event);
-    void enqueue(PendingEvent&& event);
+    void enqueue(PendingEvent&& event, bool waitForRoom = true);
     void pump();
     void enqueueOperationResult(long long          requestId,
                                 int                slot,
