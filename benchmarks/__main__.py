@@ -569,7 +569,8 @@ def main() -> None:
                                   "table": rows, "results": results},
                                  indent=2, default=str))
     chart = args.output / f"bench-{stamp}.png"
-    _chart(rows, chart, f"blazingmq vs bmqtool (C++) and the PyPI wheel — {args.count} msgs, {stamp}")
+    _chart(rows, chart, f"blazingmq vs bmqtool (C++) and the PyPI wheel — {args.count} msgs, "
+                        f"median of {args.repeat} round{'s' if args.repeat > 1 else ''}, {stamp}")
     print(f"\nreport: {report}\nchart:  {chart}")
 
 
