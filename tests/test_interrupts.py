@@ -23,6 +23,16 @@ from blazingmq.testing import Broker, start_broker
 _PROMPT = 0.5
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises() -> Iterator[None]:
+    """Python's own SIGINT handler, whatever the process inherited: a shell
+    without job control starts background programs with SIGINT ignored, and
+    Python then installs no handler (Ctrl-C would do nothing)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def own_broker(tmp_path) -> Iterator[Broker]:
     with start_broker(tmp_path / "broker") as broker:
