@@ -106,9 +106,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _domain_config(
-    mode: str, storage: str, messages: int, size: int, deduplication_ms: int = 300_000
-) -> Dict[str, Any]:
+def _domain_config(mode: str, storage: str, messages: int, size: int, deduplication_ms: int) -> Dict[str, Any]:
     mode_config: Dict[str, Any] = {mode: {}}
     if mode == "fanout":
         mode_config = {"fanout": {"appIDs": list(FANOUT_APP_IDS)}}
@@ -322,7 +320,7 @@ def write_config(directory: Path, port: int, authentication: Optional[Dict[str, 
             spec["storage"],
             spec.get("messages", 1_000_000),
             spec.get("bytes", 1024 * _MIB),
-            spec.get("deduplication_ms", 300_000),
+            spec.get("deduplication_ms", 300_000),  # the broker's usual 5 minutes
         )
         (etc / "domains" / f"{name}.json").write_text(json.dumps(domain, indent=2))
     return etc
