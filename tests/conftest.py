@@ -4,20 +4,43 @@ let a test wait for what libbmq threads deliver."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator, List
 
 import pytest
 
 import blazingmq
+from blazingmq.testing import Broker, start_broker
 
 # The broker fixtures come from blazingmq's own pytest plugin, which the
 # installed package registers (entry point `pytest11`); pytester tests it.
 pytest_plugins = ["pytester"]
 
 _queue_numbers = itertools.count()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker for one test, which the test may pause, kill or restart."""
+    with start_broker(tmp_path / "broker") as broker:
+        yield broker
+
+
+@contextlib.contextmanager
+def paused(broker: Broker) -> Iterator[None]:
+    """The broker stopped with SIGSTOP for the block (it keeps its sockets
+    and answers nothing), then resumed."""
+    os.kill(broker.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(broker.process.pid, signal.SIGCONT)
 
 
 class Collector:

@@ -4,8 +4,6 @@ and on uvloop when it is importable (every test runs on each)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from typing import Any, Awaitable, Callable, Dict, Iterator, List
 
 import pytest
@@ -14,7 +12,8 @@ import blazingmq
 import blazingmq.aio
 from blazingmq import AckStatus, Error, QueueOptions, Timeouts, session_events
 from blazingmq.exceptions import BandwidthLimitError
-from blazingmq.testing import Broker, start_broker
+
+from conftest import paused  # the shared helpers of this folder
 
 try:
     import uvloop
@@ -45,24 +44,6 @@ def run(request: pytest.FixtureRequest) -> Iterator[Run]:
             loop.close()
 
     yield run
-
-
-@pytest.fixture
-def own_broker(tmp_path) -> Iterator[Broker]:
-    """A broker for one test, which the test may pause with SIGSTOP."""
-    with start_broker(tmp_path / "broker") as broker:
-        yield broker
-
-
-class _Paused:
-    def __init__(self, broker: Broker) -> None:
-        self._pid = broker.process.pid
-
-    def __enter__(self) -> None:
-        os.kill(self._pid, signal.SIGSTOP)
-
-    def __exit__(self, *exc_info: object) -> None:
-        os.kill(self._pid, signal.SIGCONT)
 
 
 async def _take(iterator: Any, count: int) -> List[Any]:
@@ -270,7 +251,7 @@ def test_queue_operations_do_not_block_the_loop_and_stop_cancels_waiters(run, ow
         session = blazingmq.aio.Session(broker=own_broker.uri, timeout=Timeouts(disconnect_timeout=2))
         await session.start()
         await session.open_queue(uri, write=True)
-        with _Paused(own_broker):
+        with paused(own_broker):
             await asyncio.sleep(0.2)  # SIGSTOP takes effect asynchronously
             ack = session.post(uri, b"unanswered")
             opening = asyncio.ensure_future(session.open_queue(uri + "-2", read=True))
@@ -313,7 +294,7 @@ def test_full_channel_posts_wait_in_order_then_go(run, own_broker):
         ) as session:
             await session.open_queue(uri, read=True, write=True)
             futures: List["asyncio.Future[blazingmq.Ack]"] = []
-            with _Paused(own_broker):
+            with paused(own_broker):
                 await asyncio.sleep(0.2)  # SIGSTOP takes effect asynchronously
                 for i in range(2000):  # 128 MiB: more than the socket buffers take
                     futures.append(session.post(uri, b"%06d" % i + payload))
@@ -350,7 +331,7 @@ def test_full_channel_post_times_out_and_stop_cancels_the_rest(run, own_broker):
         )
         async with session:
             await session.open_queue(uri, write=True)
-            with _Paused(own_broker):
+            with paused(own_broker):
                 await asyncio.sleep(0.2)  # SIGSTOP takes effect asynchronously
                 futures = [session.post(uri, payload) for _ in range(2000)]
                 waiting = futures[-len(session._waiting_posts):]
@@ -506,7 +487,7 @@ def test_cancelled_queue_operations_and_stop(run, own_broker):
     async def main() -> None:
         session = blazingmq.aio.Session(broker=own_broker.uri)
         await session.start()
-        with _Paused(own_broker):
+        with paused(own_broker):
             with pytest.raises(asyncio.TimeoutError):
                 # The request reached libbmq; the paused broker answers later.
                 await asyncio.wait_for(session.open_queue(uri, read=True), 0.5)

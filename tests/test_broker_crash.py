@@ -23,7 +23,6 @@ import pytest
 
 import blazingmq
 from blazingmq import AckStatus, session_events
-from blazingmq.testing import start_broker
 
 SLOW = os.environ.get("BLAZINGMQ_SLOW_TESTS") == "1"
 slow = pytest.mark.skipif(not SLOW, reason="slow: set BLAZINGMQ_SLOW_TESTS=1 to run")
@@ -34,13 +33,6 @@ RECONNECT_ORDER = [
     session_events.QueueReopened,
     session_events.StateRestored,
 ]
-
-
-@pytest.fixture
-def own_broker(tmp_path):
-    """A broker for one test, which the test kills and restarts."""
-    with start_broker(tmp_path / "broker") as broker:
-        yield broker
 
 
 class EventLog:

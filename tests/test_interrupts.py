@@ -17,7 +17,8 @@ import pytest
 
 import blazingmq
 from blazingmq import Error, QueueOptions, Timeouts
-from blazingmq.testing import Broker, start_broker
+
+from conftest import paused  # the shared helpers of this folder
 
 # The issue's bound between Ctrl-C and the exception.
 _PROMPT = 0.5
@@ -31,12 +32,6 @@ def ctrl_c_raises() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
-
-
-@pytest.fixture
-def own_broker(tmp_path) -> Iterator[Broker]:
-    with start_broker(tmp_path / "broker") as broker:
-        yield broker
 
 
 def _ctrl_c_after(delay: float) -> Callable[[], float]:
@@ -67,19 +62,6 @@ def _assert_interrupted_promptly(call: Callable[[], object], delay: float = 1.0)
     # It blocked until the signal, then gave up within the bound.
     assert raised_at - started >= delay * 0.9
     assert raised_at - sent_at() < _PROMPT
-
-
-class _Paused:
-    """The broker stopped with SIGSTOP (it keeps its sockets, answers nothing)."""
-
-    def __init__(self, broker: Broker) -> None:
-        self._pid = broker.process.pid
-
-    def __enter__(self) -> None:
-        os.kill(self._pid, signal.SIGSTOP)
-
-    def __exit__(self, *exc_info: object) -> None:
-        os.kill(self._pid, signal.SIGCONT)
 
 
 def _eventually(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -121,7 +103,7 @@ def test_ctrl_c_interrupts_connecting_and_nothing_is_left_running(bmq_broker_uri
 def test_ctrl_c_interrupts_open_queue_and_the_queue_is_not_open(own_broker):
     uri = "bmq://bmq.test.mem.priority/interrupted-open"
     with blazingmq.Session(lambda event: None, broker=own_broker.uri) as session:
-        with _Paused(own_broker):
+        with paused(own_broker):
             _assert_interrupted_promptly(lambda: session.open_queue(uri, write=True))
             # Forgotten at once: the program sees no half-open queue.
             with pytest.raises(Error, match="^Queue not opened$"):
@@ -147,7 +129,7 @@ def test_ctrl_c_interrupts_configure_queue_and_the_queue_stays_open(own_broker):
     uri = "bmq://bmq.test.mem.priority/interrupted-configure"
     with blazingmq.Session(lambda event: None, on_message=lambda m, h: None, broker=own_broker.uri) as session:
         session.open_queue(uri, read=True, write=True)
-        with _Paused(own_broker):
+        with paused(own_broker):
             _assert_interrupted_promptly(lambda: session.configure_queue(uri, QueueOptions(max_unconfirmed_messages=7)))
             assert _queue_open(session, uri)
         # The interrupted configure goes on in libbmq (a new one is refused
@@ -168,7 +150,7 @@ def test_ctrl_c_interrupts_close_queue_and_the_close_completes_in_the_background
     uri = "bmq://bmq.test.mem.priority/interrupted-close"
     with blazingmq.Session(lambda event: None, broker=own_broker.uri) as session:
         session.open_queue(uri, write=True)
-        with _Paused(own_broker):
+        with paused(own_broker):
             _assert_interrupted_promptly(lambda: session.close_queue(uri))
         _eventually(lambda: not _queue_open(session, uri))
         session.open_queue(uri, write=True, timeout=30)
@@ -185,7 +167,7 @@ def test_ctrl_c_interrupts_a_post_waiting_for_a_full_channel(own_broker):
     ) as session:
         session.open_queue(uri, write=True)
         payload = b"x" * 65536
-        with _Paused(own_broker):
+        with paused(own_broker):
 
             def post_until_blocked() -> None:
                 for _ in range(100000):

@@ -13,11 +13,8 @@ import signal
 import threading
 import time
 
-import pytest
-
 import blazingmq
 from blazingmq import AckStatus, QueueOptions, session_events
-from blazingmq.testing import start_broker
 
 
 def rss_bytes() -> int:
@@ -26,12 +23,6 @@ def rss_bytes() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise AssertionError("no VmRSS")
-
-
-@pytest.fixture
-def own_broker(tmp_path):
-    with start_broker(tmp_path / "broker") as broker:
-        yield broker
 
 
 def test_stalled_broker_with_a_generous_write_timeout_posts_wait_and_succeed(own_broker, collector):
