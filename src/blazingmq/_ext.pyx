@@ -79,6 +79,8 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         double openQueueTimeout
         double configureQueueTimeout
         double closeQueueTimeout
+        long long maxUnackedPosts
+        long long maxUnackedBytes
         cbool hasAuthnCredential
         string authnMechanism
         string authnData
@@ -129,6 +131,8 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
                       const MessageProperties*, long long, int)
         int confirmBatch(const int*, const unsigned char*, size_t)
         cbool waitForChannel(double)
+        void acksDelivered(long long, long long)
+        long long unackedPosts()
         int confirm(int, const unsigned char*)
 
     cdef cppclass MessageCursor:
@@ -392,7 +396,7 @@ cdef class SessionHandle:
     cdef readonly object on_message
     cdef object report_exception
     cdef dict queue_uris       # slot -> URI (str), kept until the slot is reused
-    cdef dict ack_callbacks    # ACK correlation id -> (on_ack, queue slot)
+    cdef dict ack_callbacks    # ACK correlation id -> (on_ack, queue slot, payload size)
     # Subscription correlation id -> the Subscription object, filled in by
     # the Python layer before libbmq can deliver a message that matched it.
     cdef readonly dict subscriptions
@@ -437,6 +441,8 @@ cdef class SessionHandle:
         configure_queue_timeout,
         close_queue_timeout,
         authn_credential=None,
+        long long max_unacked_posts=0,
+        long long max_unacked_bytes=0,
     ):
         """``authn_credential``: None, a ``(mechanism, data)`` pair of
         bytes, or a callable returning such a pair or None (called on a
@@ -456,6 +462,8 @@ cdef class SessionHandle:
         config.openQueueTimeout = _seconds(open_queue_timeout)
         config.configureQueueTimeout = _seconds(configure_queue_timeout)
         config.closeQueueTimeout = _seconds(close_queue_timeout)
+        config.maxUnackedPosts = max_unacked_posts
+        config.maxUnackedBytes = max_unacked_bytes
         if monitor is not None:
             bmqpy_setHealthMonitor(&config, monitor.monitor)
         if callable(authn_credential):
@@ -611,8 +619,10 @@ cdef class SessionHandle:
                 ack_id = self.last_ack_id
                 # Registered before posting: the ACK may arrive on another
                 # thread before `post` returns here.  With the queue's slot:
-                # asking libbmq which queue an ACK is for costs more.
-                self.ack_callbacks[ack_id] = (on_ack, slot)
+                # asking libbmq which queue an ACK is for costs more.  With
+                # the payload's size, which counts against the session's
+                # limit of unacknowledged bytes until the ACK is handed over.
+                self.ack_callbacks[ack_id] = (on_ack, slot, PyBytes_GET_SIZE(data))
             payload = PyBytes_AS_STRING(data)
             payload_size = PyBytes_GET_SIZE(data)
             # libbmq's post never blocks here (channel write timeout 0), so
@@ -664,9 +674,8 @@ cdef class SessionHandle:
                 self.last_ack_id += count
                 # Registered before posting: ACKs may arrive before
                 # `postBatch` returns.
-                entry = (on_ack, slot)
                 for i in range(count):
-                    self.ack_callbacks[first_ack_id + <long long>i] = entry
+                    self.ack_callbacks[first_ack_id + <long long>i] = (on_ack, slot, lengths[i])
             with nogil:
                 rc = self.session.postBatch(&posted, &build_result, slot, pointers.data(),
                                             lengths.data(), count, props, first_ack_id,
@@ -790,23 +799,37 @@ cdef bytes _guid(MessageCursor* cursor):
 cdef int _deliver_acks(SessionHandle handle, MessageCursor* cursor) except -1:
     cdef dict callbacks = handle.ack_callbacks
     cdef dict uris = handle.queue_uris
-    cdef int code
     cdef tuple entry
-    while cursor.next():
-        entry = callbacks.pop(cursor.correlationId(), None)
-        if entry is None:
-            continue  # a post that asked for no ACK (libbmq NACKs those too)
-        on_ack, slot = entry
-        ack = Ack.__new__(Ack)
-        code = cursor.ackStatus()
-        status = ACK_STATUS_BY_CODE.get(code)
-        ack.status = status if status is not None else ack_status_from_code(code)
-        ack.guid = _guid(cursor) if code == 0 and cursor.hasGuid() else None
-        ack.queue_uri = uris.get(slot, "")
-        try:
-            on_ack(ack)
-        except BaseException:
-            handle.report_exception()
+    cdef long long delivered = 0
+    cdef long long delivered_bytes = 0
+    try:
+        while cursor.next():
+            entry = callbacks.pop(cursor.correlationId(), None)
+            if entry is None:
+                continue  # a post that asked for no ACK (libbmq NACKs those too)
+            delivered += 1
+            delivered_bytes += <long long>entry[2]
+            _deliver_ack(handle, cursor, entry, uris)
+    finally:
+        # Posts waiting for the session's unacknowledged limits resume.
+        handle.session.acksDelivered(delivered, delivered_bytes)
+    return 0
+
+
+cdef inline int _deliver_ack(SessionHandle handle, MessageCursor* cursor, tuple entry,
+                             dict uris) except -1:
+    cdef int code
+    on_ack, slot, _ = entry
+    ack = Ack.__new__(Ack)
+    code = cursor.ackStatus()
+    status = ACK_STATUS_BY_CODE.get(code)
+    ack.status = status if status is not None else ack_status_from_code(code)
+    ack.guid = _guid(cursor) if code == 0 and cursor.hasGuid() else None
+    ack.queue_uri = uris.get(slot, "")
+    try:
+        on_ack(ack)
+    except BaseException:
+        handle.report_exception()
     return 0
 
 

@@ -53,6 +53,12 @@ _CONNECTED = 1  # bmqt::SessionEventType::e_CONNECTED
 _CONNECTION_TIMEOUT = 6  # bmqt::SessionEventType::e_CONNECTION_TIMEOUT
 _DEFAULT_BROKER = "tcp://localhost:30114"
 _DEFAULT_CHANNEL_WRITE_TIMEOUT = 5.0
+# Posts (and payload bytes) awaiting their ACK before `post` waits.  Measured
+# with `benchmarks/` (200k x 1 KiB with ACKs, five rounds each, medians):
+# unbounded, the producer ran ahead of the broker to 1-1.7 GB of RSS at
+# 28.9k msgs/s; bounded at 20,000, 0.27 GB at 32.6k msgs/s.
+_DEFAULT_MAX_UNACKED_POSTS = 20_000
+_DEFAULT_MAX_UNACKED_BYTES = 256 * 1024 * 1024
 # How long one wait without the GIL lasts before signals are checked.
 _WAIT_SLICE = 0.1
 
@@ -379,6 +385,15 @@ class Session:
         channel_write_timeout: Seconds a post waits for a full channel before
             it raises :class:`~blazingmq.exceptions.BandwidthLimitError`
             (default 5).
+        max_unacked_posts: How many posts with an ``on_ack`` may await their
+            ACK; a post beyond that waits for ACKs (like a post to a full
+            channel: up to ``channel_write_timeout``, then
+            :class:`~blazingmq.exceptions.BandwidthLimitError`) and resumes
+            once half of them have come.  Default 20,000; 0: no limit.
+            Posts made inside callbacks never wait for it (they run on the
+            thread that delivers the ACKs).
+        max_unacked_bytes: The same limit for the payload bytes of those
+            posts.  Default 256 MiB; 0: no limit.
         authn_credential: How the session authenticates with the broker: a
             ``(mechanism, data)`` pair such as ``("BASIC", b"user:password")``,
             or a callable returning such a pair (or None for "no
@@ -389,8 +404,8 @@ class Session:
 
     The arguments after ``on_session_event`` are meant to be passed by
     keyword, but (for compatibility) are accepted positionally, except
-    ``channel_write_timeout`` and ``authn_credential``, which are
-    keyword-only.
+    ``channel_write_timeout``, ``max_unacked_posts``, ``max_unacked_bytes``
+    and ``authn_credential``, which are keyword-only.
 
     Raises:
         TypeError: ``on_session_event`` is None or not callable, ``broker``
@@ -428,6 +443,8 @@ class Session:
         stats_dump_interval: Optional[Union[int, float]] = None,
         *,
         channel_write_timeout: Optional[float] = None,
+        max_unacked_posts: int = _DEFAULT_MAX_UNACKED_POSTS,
+        max_unacked_bytes: int = _DEFAULT_MAX_UNACKED_BYTES,
         authn_credential: AuthnCredentialOption = None,
     ) -> None:
         # Set first, so that __del__ of a half-built session does nothing.
@@ -511,6 +528,11 @@ class Session:
                 raise ValueError(f"channel_write_timeout must be 0 or more, was {channel_write_timeout}")
             self._channel_write_timeout = float(channel_write_timeout)
 
+        for name, limit in (("max_unacked_posts", max_unacked_posts), ("max_unacked_bytes", max_unacked_bytes)):
+            _check_int(name, limit)
+            if not 0 <= limit < 2**63:
+                raise ValueError(f"{name} must be 0 (no limit) or more, was {limit}")
+
         authn: Any = None
         if callable(authn_credential):
             authn = _CredentialProvider(authn_credential)
@@ -549,6 +571,8 @@ class Session:
             timeouts.configure_queue_timeout,
             timeouts.close_queue_timeout,
             authn,
+            max_unacked_posts,
+            max_unacked_bytes,
         )
         self._receiver_token = self._handle.receiver_token
         self._connect_timeout = timeouts.connect_timeout
@@ -1056,11 +1080,14 @@ class Session:
                 or an override names no property, or libbmq refused the post
                 (``Failed to post message to <uri> queue: <RESULT>``).
             ~blazingmq.exceptions.BandwidthLimitError: The channel stayed
-                full for ``channel_write_timeout`` seconds; the message was
-                not sent.
+                full (or, for a post with ``on_ack``, the session's
+                ``max_unacked_posts``/``max_unacked_bytes`` stayed reached)
+                for ``channel_write_timeout`` seconds; the message was not
+                sent.
 
         Thread safety: may be called from any thread, callbacks included.
-        May block (without the GIL) while the channel to the broker is full.
+        May block (without the GIL) while the channel to the broker is full,
+        or while too many posts await their ACK (never in a callback).
         """
         if type(message) is not bytes and not isinstance(message, bytes):
             raise TypeError(f"not expecting type '{type(message)}'")
@@ -1145,10 +1172,11 @@ class Session:
                 invalid; when libbmq refuses part-way, the messages before
                 the refused one were posted (their ACKs come) and the
                 message says how many.
-            ~blazingmq.exceptions.BandwidthLimitError: The channel stayed full for
-                ``channel_write_timeout`` seconds.
+            ~blazingmq.exceptions.BandwidthLimitError: The channel stayed full (or
+                the session's limits of unacknowledged posts stayed reached)
+                for ``channel_write_timeout`` seconds.
 
-        May block (without the GIL) while the channel to the broker is full.
+        May block (without the GIL) as :meth:`post` does.
         """
         if isinstance(messages, (bytes, bytearray, str)):
             raise TypeError(f"messages must be an iterable of bytes, not {type(messages).__name__!r}")

@@ -20,7 +20,9 @@ class BrokerTimeoutError(Error):
 
 class BandwidthLimitError(Error):
     """The channel to the broker stayed full (``BW_LIMIT``) for longer than the
-    session's ``channel_write_timeout``.
+    session's ``channel_write_timeout``; or, for a post with ``on_ack``, the
+    session's ``max_unacked_posts`` or ``max_unacked_bytes`` stayed reached
+    that long.
 
     Raised by :meth:`blazingmq.Session.post`; the message was not sent.
     """

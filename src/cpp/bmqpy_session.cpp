@@ -237,6 +237,11 @@ Session::Session(const SessionConfig& config,
 , d_onEvents(onEvents)
 , d_pumpExit(false)
 , d_channelFull(false)
+, d_unackedPosts(0)
+, d_unackedBytes(0)
+, d_maxUnackedPosts(config.maxUnackedPosts > 0 ? config.maxUnackedPosts : 0)
+, d_maxUnackedBytes(config.maxUnackedBytes > 0 ? config.maxUnackedBytes : 0)
+, d_windowWaiters(0)
 , d_started(false)
 , d_stopping(false)
 {
@@ -626,10 +631,16 @@ int Session::postBatch(size_t*                        posted,
     if (!queueId) {
         return k_QUEUE_NOT_OPEN;
     }
+    if (firstAckId != 0 && windowFull() && !inCallbackThread()) {
+        // Callbacks never wait for ACKs: they are the thread that hands
+        // them over.
+        return bmqt::PostResult::e_BW_LIMIT;
+    }
     bmqa::MessageEventBuilder& builder = *d_builder;
     const auto algorithm =
         static_cast<bmqt::CompressionAlgorithmType::Enum>(compression);
-    size_t inEvent = 0;  // messages packed into the event being built
+    size_t inEvent      = 0;  // messages packed into the event being built
+    size_t bytesInEvent = 0;  // and their payloads' bytes
     size_t next    = 0;
     // Posts what is packed; on success those messages count as posted.
     auto flush = [&]() -> int {
@@ -637,12 +648,19 @@ int Session::postBatch(size_t*                        posted,
         builder.reset();
         if (rc == 0) {
             *posted += inEvent;
+            if (firstAckId != 0) {
+                d_unackedPosts.fetch_add(static_cast<long long>(inEvent),
+                                         std::memory_order_relaxed);
+                d_unackedBytes.fetch_add(static_cast<long long>(bytesInEvent),
+                                         std::memory_order_relaxed);
+            }
         }
         else if (rc == bmqt::PostResult::e_BW_LIMIT) {
             std::lock_guard<std::mutex> channelGuard(d_channelMutex);
             d_channelFull = true;
         }
-        inEvent = 0;
+        inEvent      = 0;
+        bytesInEvent = 0;
         return rc;
     };
     while (next < count) {
@@ -679,6 +697,7 @@ int Session::postBatch(size_t*                        posted,
             return -1;
         }
         ++inEvent;
+        bytesInEvent += lengths[next];
         ++next;
     }
     return inEvent > 0 ? flush() : 0;
@@ -730,13 +749,57 @@ int Session::confirmBatch(const int*           slots,
 
 bool Session::waitForChannel(double timeout)
 {
+    const bool waitsForAcks =
+        (d_maxUnackedPosts > 0 || d_maxUnackedBytes > 0) && !inCallbackThread();
     std::unique_lock<std::mutex> lock(d_channelMutex);
+    if (waitsForAcks) {
+        d_windowWaiters.fetch_add(1);
+    }
     // The low watermark event clears `d_channelFull`; if it came before we
     // set the flag, the wait ends with the timeout and the caller retries.
-    return d_channelCondition.wait_for(
+    const bool ready = d_channelCondition.wait_for(
         lock,
         std::chrono::duration<double>(timeout),
-        [this] { return !d_channelFull; });
+        [this, waitsForAcks] {
+            return d_stopping ||
+                   (!d_channelFull &&
+                    (!waitsForAcks || windowOpen()));
+        });
+    if (waitsForAcks) {
+        d_windowWaiters.fetch_sub(1);
+    }
+    return ready;
+}
+
+bool Session::windowFull() const
+{
+    return (d_maxUnackedPosts > 0 &&
+            d_unackedPosts.load(std::memory_order_relaxed) >=
+                d_maxUnackedPosts) ||
+           (d_maxUnackedBytes > 0 &&
+            d_unackedBytes.load(std::memory_order_relaxed) >=
+                d_maxUnackedBytes);
+}
+
+bool Session::windowOpen() const
+{
+    return (d_maxUnackedPosts == 0 ||
+            d_unackedPosts.load(std::memory_order_relaxed) <=
+                d_maxUnackedPosts / 2) &&
+           (d_maxUnackedBytes == 0 ||
+            d_unackedBytes.load(std::memory_order_relaxed) <=
+                d_maxUnackedBytes / 2);
+}
+
+void Session::acksDelivered(long long count, long long bytes)
+{
+    d_unackedPosts.fetch_sub(count, std::memory_order_relaxed);
+    d_unackedBytes.fetch_sub(bytes, std::memory_order_relaxed);
+    if (d_windowWaiters.load() > 0 && windowOpen()) {
+        // Taken so that a poster between its check and its wait is woken.
+        { std::lock_guard<std::mutex> guard(d_channelMutex); }
+        d_channelCondition.notify_all();
+    }
 }
 
 int Session::confirm(int slot, const unsigned char* guid)

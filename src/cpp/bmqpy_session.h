@@ -110,6 +110,11 @@ struct SessionConfig {
     double      openQueueTimeout      = -1;
     double      configureQueueTimeout = -1;
     double      closeQueueTimeout     = -1;
+    // At most this many posts that asked for an ACK (and this many bytes of
+    // their payloads) may await it before `post` refuses more (as
+    // `e_BW_LIMIT`) outside callbacks; 0: no limit.
+    long long   maxUnackedPosts       = 0;
+    long long   maxUnackedBytes       = 0;
     // The monitor, when host health monitoring is enabled.
     bsl::shared_ptr<bmqa::ManualHostHealthMonitor> hostHealthMonitor;
     // Authentication: a fixed credential (`hasAuthnCredential`), or a
@@ -277,8 +282,18 @@ class Session {
                      size_t               count);
 
     /// Wait up to `timeout` seconds for the channel to accept writes again
-    /// after `post` returned `e_BW_LIMIT`.  Return true if it may.  Blocks.
+    /// after `post` returned `e_BW_LIMIT` (and, outside callbacks, for the
+    /// posts awaiting an ACK to fall back below the limit).  Return true if
+    /// a post may succeed now.  Blocks.
     bool waitForChannel(double timeout);
+
+    /// The binding handed `count` ACKs (or NACKs) of posts that asked for
+    /// one, with `bytes` of payload in all, to the program: they no longer
+    /// count against `SessionConfig::maxUnackedPosts`/`maxUnackedBytes`.
+    void acksDelivered(long long count, long long bytes);
+
+    /// How many posts that asked for an ACK await it.
+    long long unackedPosts() const { return d_unackedPosts; }
 
     /// Confirm the message with the specified 16-byte `guid`.  Called from a
     /// callback (this session's pump thread), the confirmation joins a batch
@@ -348,6 +363,23 @@ class Session {
     std::mutex              d_channelMutex;
     std::condition_variable d_channelCondition;
     bool                    d_channelFull;
+
+    // Posts that asked for an ACK and have not had it handed over yet, and
+    // the bytes of their payloads.  libbmq takes posts as fast as the
+    // program makes them and keeps each (its event, blob buffers,
+    // correlation id) until the ACK: a producer that runs ahead of the
+    // broker grows by gigabytes and takes CPU from libbmq's own threads.
+    // When either count reaches its limit, a post outside callbacks is
+    // refused like a full channel; waiting posters resume once both are
+    // back to half their limits (a wide gap, so that they post in long
+    // runs instead of waking for every ACK).
+    std::atomic<long long>  d_unackedPosts;
+    std::atomic<long long>  d_unackedBytes;
+    const long long         d_maxUnackedPosts;
+    const long long         d_maxUnackedBytes;
+    std::atomic<int>        d_windowWaiters;  // in `waitForChannel`
+    bool windowFull() const;
+    bool windowOpen() const;
 
     std::mutex        d_stopMutex;  // serializes `start` and `stop`
     bool              d_started;

@@ -190,6 +190,11 @@ class Session:
             full channel before it raises
             :class:`~blazingmq.exceptions.BandwidthLimitError` (default 5).
             The wait does not block the loop.
+        max_unacked_posts: As for :class:`blazingmq.Session`: beyond it, an
+            awaited :meth:`post` waits (without blocking the loop) for ACKs,
+            like a post to a full channel; :meth:`post_nowait` asks for no
+            ACK and is not limited.
+        max_unacked_bytes: As for :class:`blazingmq.Session`.
 
     Thread safety: use a session from the thread running its event loop
     only.  Every method that talks to the broker is a coroutine except
@@ -220,6 +225,8 @@ class Session:
         event_queue_watermarks: Optional[Tuple[int, int]] = None,
         stats_dump_interval: Optional[Union[int, float]] = None,
         channel_write_timeout: Optional[float] = None,
+        max_unacked_posts: int = _session._DEFAULT_MAX_UNACKED_POSTS,
+        max_unacked_bytes: int = _session._DEFAULT_MAX_UNACKED_BYTES,
         authn_credential: _session.AuthnCredentialOption = None,
     ) -> None:
         self._state = _NEW
@@ -274,6 +281,8 @@ class Session:
             event_queue_watermarks=event_queue_watermarks,
             stats_dump_interval=stats_dump_interval,
             channel_write_timeout=0,
+            max_unacked_posts=max_unacked_posts,
+            max_unacked_bytes=max_unacked_bytes,
             authn_credential=authn_credential,
         )
 
@@ -342,6 +351,10 @@ class Session:
                 pending.discard(future)
                 if not future.done():
                     future.set_result(ack)
+            if self._waiting_posts:
+                # They may wait for ACKs (`max_unacked_posts`), not the
+                # channel: one retry per wake-up.
+                _wake(self._channel_waiters)
         if self._messages_arrived:
             self._messages_arrived = False
             _wake(self._message_waiters)
