@@ -282,43 +282,73 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
     for round_ in range(args.repeat):
         tag = f"{unique}-{round_}"
         prefix = f"round {round_ + 1}/{args.repeat}, " if args.repeat > 1 else ""
+        def rotated(turns: List[Tuple[str, Callable[[], None]]]) -> None:
+            # Whoever runs first in a row meets a broker that still has to
+            # grow its buffers for that size (64 KiB: 5-7k msgs/s for the
+            # first run on a fresh broker, 11-14k after): each round starts
+            # with another implementation, so the medians do not charge one
+            # implementation for it every time.
+            shift = round_ % len(turns)
+            for _, add in turns[shift:] + turns[:shift]:
+                add()
+
         for size, n, size_label in sizes:
             row = f"produce {size_label} (msgs/s)"
-            for name, python in pythons.items():
+            turns: List[Tuple[str, Callable[[], None]]] = []
+
+            def ours_or_official(name: str, python: Path, size: int = size, n: int = n,
+                                 size_label: str = size_label, row: str = row) -> None:
                 queue = f"bmq://{DOMAIN}/{name}-produce-{size}-{tag}"
                 steps.append(Step(f"{prefix}{name}: produce {n} x {size_label} with ACKs", _bind(
                     _workload, python, "produce", broker_uri, queue, "--count", str(n), "--size", str(size)),
                     row, name))
                 if size != KIB:
                     drain(queue)
+
+            for name, python in pythons.items():
+                turns.append((name, _bind_none(ours_or_official, name, python)))
             if tool is not None:
-                queue = f"bmq://{DOMAIN}/tool-produce-{size}-{tag}"
-                steps.append(Step(f"{prefix}bmqtool: produce {n} x {size_label} with ACKs", _bind(
-                    _bmqtool_produce, tool, broker_uri, queue, n, size, 1),
-                    row, "bmqtool"))
-                drain(queue)
+                def bmqtool(size: int = size, n: int = n, size_label: str = size_label, row: str = row) -> None:
+                    queue = f"bmq://{DOMAIN}/tool-produce-{size}-{tag}"
+                    steps.append(Step(f"{prefix}bmqtool: produce {n} x {size_label} with ACKs", _bind(
+                        _bmqtool_produce, tool, broker_uri, queue, n, size, 1),
+                        row, "bmqtool"))
+                    drain(queue)
+                turns.append(("bmqtool", bmqtool))
+            rotated(turns)
             if size == KIB:
                 # Each consumer drains the queue its own producer just filled.
-                for name, python in pythons.items():
-                    queue = f"bmq://{DOMAIN}/{name}-produce-{size}-{tag}"
+                turns = []
+
+                def consumer(name: str, python: Path, n: int = n) -> None:
+                    queue = f"bmq://{DOMAIN}/{name}-produce-{KIB}-{tag}"
                     steps.append(Step(f"{prefix}{name}: consume {n} x 1 KiB with confirm", _bind(
                         _workload, python, "consume", broker_uri, queue, "--count", str(n)),
                         "consume 1 KiB (msgs/s)", name))
+
+                for name, python in pythons.items():
+                    turns.append((name, _bind_none(consumer, name, python)))
                 if tool is not None:
-                    steps.append(Step(f"{prefix}bmqtool: consume {3 * count} x 1 KiB with confirm", _bind(
-                        _bmqtool_consume, tool, broker_uri, f"bmq://{DOMAIN}/tool-consume-{tag}", count, KIB),
-                        "consume 1 KiB (msgs/s)", "bmqtool"))
+                    turns.append(("bmqtool", lambda: steps.append(Step(
+                        f"{prefix}bmqtool: consume {3 * count} x 1 KiB with confirm", _bind(
+                            _bmqtool_consume, tool, broker_uri, f"bmq://{DOMAIN}/tool-consume-{tag}", count, KIB),
+                        "consume 1 KiB (msgs/s)", "bmqtool"))))
+                rotated(turns)
         if "ours" in pythons:
             python = pythons["ours"]
             queue = f"bmq://{DOMAIN}/ours-batch-{tag}"
-            steps.append(Step(f"{prefix}ours: post_many 10 per call, {count} x 1 KiB", _bind(
-                _workload, python, "produce", broker_uri, queue, "--count", str(count), "--batch", "10"),
-                "produce 1 KiB, 10/event (msgs/s)", "ours"))
+            turns = [("ours", lambda: steps.append(Step(
+                f"{prefix}ours: post_many 10 per call, {count} x 1 KiB", _bind(
+                    _workload, python, "produce", broker_uri, queue, "--count", str(count), "--batch", "10"),
+                "produce 1 KiB, 10/event (msgs/s)", "ours")))]
             if tool is not None:
-                steps.append(Step(f"{prefix}bmqtool: produce {count} x 1 KiB, 10 per event", _bind(
-                    _bmqtool_produce, tool, broker_uri, f"bmq://{DOMAIN}/tool-batch-{tag}", count, KIB, 10),
-                    "produce 1 KiB, 10/event (msgs/s)", "bmqtool"))
-                drain(f"bmq://{DOMAIN}/tool-batch-{tag}")
+                def bmqtool_batch() -> None:
+                    steps.append(Step(f"{prefix}bmqtool: produce {count} x 1 KiB, 10 per event", _bind(
+                        _bmqtool_produce, tool, broker_uri, f"bmq://{DOMAIN}/tool-batch-{tag}", count, KIB, 10),
+                        "produce 1 KiB, 10/event (msgs/s)", "bmqtool"))
+                    drain(f"bmq://{DOMAIN}/tool-batch-{tag}")
+                turns.append(("bmqtool", bmqtool_batch))
+            rotated(turns)
             steps.append(Step(f"{prefix}ours: consume {count} (after post_many)", _bind(
                 _workload, python, "consume", broker_uri, queue, "--count", str(count)),
                 "consume after batch (msgs/s)", "ours"))
@@ -329,14 +359,21 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
             steps.append(Step(f"{prefix}ours: blazingmq.aio consume {count} x 1 KiB with confirm", _bind(
                 _workload, python, "aio-consume", broker_uri, queue, "--count", str(count)),
                 "aio consume 1 KiB (msgs/s)", "ours"))
-        for name, python in pythons.items():
+        turns = []
+
+        def latency(name: str, python: Path) -> None:
             steps.append(Step(f"{prefix}{name}: latency at {args.rate:.0f} msgs/s", _bind(
                 _workload, python, "latency", broker_uri, f"bmq://{DOMAIN}/{name}-latency-{tag}",
                 "--count", str(args.latency_count), "--rate", str(args.rate)), "latency", name))
+
+        for name, python in pythons.items():
+            turns.append((name, _bind_none(latency, name, python)))
         if tool is not None:
-            steps.append(Step(f"{prefix}bmqtool: latency at {args.rate:.0f} msgs/s", _bind(
-                _bmqtool_latency, tool, broker_uri, f"bmq://{DOMAIN}/tool-latency-{tag}",
-                args.latency_count, KIB, args.rate), "latency", "bmqtool"))
+            turns.append(("bmqtool", lambda: steps.append(Step(
+                f"{prefix}bmqtool: latency at {args.rate:.0f} msgs/s", _bind(
+                    _bmqtool_latency, tool, broker_uri, f"bmq://{DOMAIN}/tool-latency-{tag}",
+                    args.latency_count, KIB, args.rate), "latency", "bmqtool"))))
+        rotated(turns)
 
     if "ours" in pythons and not args.no_soak:
         python = pythons["ours"]
@@ -371,6 +408,10 @@ def _median(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def _bind(function: Callable[..., Dict[str, Any]], *args: Any) -> Callable[[], Dict[str, Any]]:
+    return lambda: function(*args)
+
+
+def _bind_none(function: Callable[..., None], *args: Any) -> Callable[[], None]:
     return lambda: function(*args)
 
 
@@ -497,6 +538,29 @@ def _chart(rows: List[Dict[str, Any]], path: Path, title: str) -> None:
     plt.close(figure)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_until_idle(pid: int, limit: float = 20.0) -> None:
+    """Wait (up to ``limit`` seconds) until the broker has used under 5% of
+    a CPU for two 0.25 s windows in a row.  After a run the broker keeps
+    working for seconds (purging what was confirmed, answering the last
+    ACKs); the run that followed used to share the CPU with that and lost
+    up to half its rate (64 KiB: 3-6k msgs/s after a consume run, 11-14k
+    alone), so whichever implementation came next paid for the one before."""
+    deadline = time.monotonic() + limit
+    quiet = 0
+    before = _cpu_seconds(pid)
+    while quiet < 2 and time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = _cpu_seconds(pid)
+        quiet = quiet + 1 if now - before < 0.05 * 0.25 else 0
+        before = now
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -536,6 +600,8 @@ def main() -> None:
         runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
         for step in steps:
             progress.begin(step.label)
+            if step.row:
+                _wait_until_idle(broker.process.pid)
             outcome = step.run()
             if step.row:
                 runs.setdefault(step.row, {}).setdefault(step.column, []).append(outcome)
