@@ -197,6 +197,11 @@ BW_LIMIT = 100  # bmqt::PostResult::e_BW_LIMIT
 # --------------------------------------------------------------------------
 # Small conversions
 
+# Up to this many payload bytes, `post_batch` keeps the GIL while libbmq
+# packs and sends (tens of microseconds); a bigger batch releases it.
+cdef enum:
+    _POST_BATCH_KEEPS_GIL_BYTES = 1 << 20
+
 cdef inline double _seconds(object value):
     """A timeout in seconds, or -1 for "libbmq's default"."""
     return -1.0 if value is None else <double>value
@@ -657,6 +662,7 @@ cdef class SessionHandle:
         cdef int build_result = 0
         cdef int rc = 0
         cdef size_t posted = 0
+        cdef size_t total_bytes = 0
         cdef size_t i
         cdef bytes payload
         pointers.reserve(count)
@@ -664,6 +670,7 @@ cdef class SessionHandle:
         for payload in payloads:
             pointers.push_back(PyBytes_AS_STRING(payload))
             lengths.push_back(PyBytes_GET_SIZE(payload))
+            total_bytes += PyBytes_GET_SIZE(payload)
         if properties is not None:
             props = new MessageProperties()
         try:
@@ -676,10 +683,18 @@ cdef class SessionHandle:
                 # `postBatch` returns.
                 for i in range(count):
                     self.ack_callbacks[first_ack_id + <long long>i] = (on_ack, slot, lengths[i])
-            with nogil:
+            if total_bytes <= _POST_BATCH_KEEPS_GIL_BYTES:
+                # Never blocks (channel write timeout 0); released for a
+                # small batch, the GIL went to the callback thread after
+                # every call, as it did per post before `post` kept it.
                 rc = self.session.postBatch(&posted, &build_result, slot, pointers.data(),
                                             lengths.data(), count, props, first_ack_id,
                                             compression)
+            else:
+                with nogil:
+                    rc = self.session.postBatch(&posted, &build_result, slot, pointers.data(),
+                                                lengths.data(), count, props, first_ack_id,
+                                                compression)
         finally:
             del props
         if first_ack_id != 0:
