@@ -649,10 +649,8 @@ int Session::postBatch(size_t*                        posted,
         if (rc == 0) {
             *posted += inEvent;
             if (firstAckId != 0) {
-                d_unackedPosts.fetch_add(static_cast<long long>(inEvent),
-                                         std::memory_order_relaxed);
-                d_unackedBytes.fetch_add(static_cast<long long>(bytesInEvent),
-                                         std::memory_order_relaxed);
+                d_unackedPosts.fetch_add(static_cast<long long>(inEvent));
+                d_unackedBytes.fetch_add(static_cast<long long>(bytesInEvent));
             }
         }
         else if (rc == bmqt::PostResult::e_BW_LIMIT) {
@@ -773,29 +771,23 @@ bool Session::waitForChannel(double timeout)
 
 bool Session::windowFull() const
 {
-    return (d_maxUnackedPosts > 0 &&
-            d_unackedPosts.load(std::memory_order_relaxed) >=
-                d_maxUnackedPosts) ||
-           (d_maxUnackedBytes > 0 &&
-            d_unackedBytes.load(std::memory_order_relaxed) >=
-                d_maxUnackedBytes);
+    return (d_maxUnackedPosts > 0 && d_unackedPosts >= d_maxUnackedPosts) ||
+           (d_maxUnackedBytes > 0 && d_unackedBytes >= d_maxUnackedBytes);
 }
 
 bool Session::windowOpen() const
 {
     return (d_maxUnackedPosts == 0 ||
-            d_unackedPosts.load(std::memory_order_relaxed) <=
-                d_maxUnackedPosts / 2) &&
+            d_unackedPosts <= d_maxUnackedPosts / 2) &&
            (d_maxUnackedBytes == 0 ||
-            d_unackedBytes.load(std::memory_order_relaxed) <=
-                d_maxUnackedBytes / 2);
+            d_unackedBytes <= d_maxUnackedBytes / 2);
 }
 
 void Session::acksDelivered(long long count, long long bytes)
 {
-    d_unackedPosts.fetch_sub(count, std::memory_order_relaxed);
-    d_unackedBytes.fetch_sub(bytes, std::memory_order_relaxed);
-    if (d_windowWaiters.load() > 0 && windowOpen()) {
+    d_unackedPosts.fetch_sub(count);
+    d_unackedBytes.fetch_sub(bytes);
+    if (d_windowWaiters > 0 && windowOpen()) {
         // Taken so that a poster between its check and its wait is woken.
         { std::lock_guard<std::mutex> guard(d_channelMutex); }
         d_channelCondition.notify_all();
