@@ -35,12 +35,33 @@ def own_broker(tmp_path: Path) -> Iterator[Broker]:
 @contextlib.contextmanager
 def paused(broker: Broker) -> Iterator[None]:
     """The broker stopped with SIGSTOP for the block (it keeps its sockets
-    and answers nothing), then resumed."""
+    and answers nothing), then resumed.  The block starts once every thread
+    of the broker has stopped: the signal takes effect asynchronously, and a
+    thread still running could answer what the test sends first."""
     os.kill(broker.process.pid, signal.SIGSTOP)
     try:
+        _wait_until_stopped(broker.process.pid)
         yield
     finally:
         os.kill(broker.process.pid, signal.SIGCONT)
+
+
+def _wait_until_stopped(pid: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    tasks = Path(f"/proc/{pid}/task")
+    while True:
+        states = []
+        for task in tasks.iterdir():
+            try:
+                # "pid (comm) S ...": the state follows the last ")".
+                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a thread that just exited
+        if states and all(state in ("T", "t") for state in states):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"broker {pid} did not stop: thread states {states}")
+        time.sleep(0.01)
 
 
 class Collector:
