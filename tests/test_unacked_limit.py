@@ -5,9 +5,10 @@ posts made in callbacks are not limited.  The broker is paused (SIGSTOP) so
 that no ACK comes while a test fills the window."""
 
 import asyncio
+import contextlib
 import threading
 import time
-from typing import Any, List
+from typing import Any, Iterator, List
 
 import pytest
 from conftest import paused
@@ -18,6 +19,14 @@ from blazingmq import AckStatus
 from blazingmq.exceptions import BandwidthLimitError
 
 PAYLOAD = b"x" * 1024
+
+
+@contextlib.contextmanager
+def _producer(broker_uri: str, uri: str, **options: Any) -> Iterator[blazingmq.Session]:
+    """A session with ``options`` and ``uri`` open for writing."""
+    with blazingmq.Session(lambda event: None, broker=broker_uri, **options) as session:
+        session.open_queue(uri, write=True)
+        yield session
 
 
 def _post_until_refused(session: blazingmq.Session, uri: str, acks: Any, limit: int) -> int:
@@ -34,10 +43,7 @@ def _post_until_refused(session: blazingmq.Session, uri: str, acks: Any, limit: 
 def test_posts_beyond_max_unacked_posts_wait_then_raise_and_all_are_acked(own_broker, collector):
     acks = collector()
     uri = "bmq://bmq.test.mem.priority/unacked-posts"
-    with blazingmq.Session(
-        lambda event: None, broker=own_broker.uri, max_unacked_posts=100, channel_write_timeout=0.3
-    ) as session:
-        session.open_queue(uri, write=True)
+    with _producer(own_broker.uri, uri, max_unacked_posts=100, channel_write_timeout=0.3) as session:
         with paused(own_broker):
             started = time.monotonic()
             assert _post_until_refused(session, uri, acks, 1000) == 100
@@ -52,10 +58,7 @@ def test_posts_beyond_max_unacked_posts_wait_then_raise_and_all_are_acked(own_br
 def test_max_unacked_bytes_counts_payload_bytes(own_broker, collector):
     acks = collector()
     uri = "bmq://bmq.test.mem.priority/unacked-bytes"
-    with blazingmq.Session(
-        lambda event: None, broker=own_broker.uri, max_unacked_bytes=10_000, channel_write_timeout=0.2
-    ) as session:
-        session.open_queue(uri, write=True)
+    with _producer(own_broker.uri, uri, max_unacked_bytes=10_000, channel_write_timeout=0.2) as session:
         with paused(own_broker):
             # Refused once the posts awaiting ACKs hold 10,000 bytes or more:
             # the tenth 1 KiB post brings them to 10,240.
@@ -66,10 +69,7 @@ def test_max_unacked_bytes_counts_payload_bytes(own_broker, collector):
 def test_a_waiting_post_resumes_when_acks_come(own_broker, collector):
     acks = collector()
     uri = "bmq://bmq.test.mem.priority/unacked-resume"
-    with blazingmq.Session(
-        lambda event: None, broker=own_broker.uri, max_unacked_posts=50, channel_write_timeout=60
-    ) as session:
-        session.open_queue(uri, write=True)
+    with _producer(own_broker.uri, uri, max_unacked_posts=50, channel_write_timeout=60) as session:
         outcome: List[Any] = []
         with paused(own_broker):
             for _ in range(50):
@@ -94,10 +94,7 @@ def test_a_waiting_post_resumes_when_acks_come(own_broker, collector):
 
 def test_posts_without_on_ack_are_not_limited(own_broker):
     uri = "bmq://bmq.test.mem.priority/unacked-no-ack"
-    with blazingmq.Session(
-        lambda event: None, broker=own_broker.uri, max_unacked_posts=10, channel_write_timeout=0
-    ) as session:
-        session.open_queue(uri, write=True)
+    with _producer(own_broker.uri, uri, max_unacked_posts=10, channel_write_timeout=0) as session:
         with paused(own_broker):
             for _ in range(200):
                 session.post(uri, PAYLOAD)  # would raise at the 11th if counted
@@ -106,14 +103,9 @@ def test_posts_without_on_ack_are_not_limited(own_broker):
 def test_zero_means_no_limit(own_broker, collector):
     acks = collector()
     uri = "bmq://bmq.test.mem.priority/unacked-unlimited"
-    with blazingmq.Session(
-        lambda event: None,
-        broker=own_broker.uri,
-        max_unacked_posts=0,
-        max_unacked_bytes=0,
-        channel_write_timeout=0,
+    with _producer(
+        own_broker.uri, uri, max_unacked_posts=0, max_unacked_bytes=0, channel_write_timeout=0
     ) as session:
-        session.open_queue(uri, write=True)
         with paused(own_broker):
             # More than the default limit of 20,000 (20 MiB: below the
             # channel's high watermark, so the channel does not refuse them).
@@ -130,9 +122,7 @@ def test_posts_from_a_callback_are_not_limited(bmq_broker_uri, queue_uri, collec
     acks = collector()
     errors: List[BaseException] = []
 
-    with blazingmq.Session(
-        lambda event: None, broker=bmq_broker_uri, max_unacked_posts=1, channel_write_timeout=0
-    ) as session:
+    with _producer(bmq_broker_uri, uri, max_unacked_posts=1, channel_write_timeout=0) as session:
 
         def post_from_callback(ack: blazingmq.Ack) -> None:
             acks(ack)
@@ -142,7 +132,6 @@ def test_posts_from_a_callback_are_not_limited(bmq_broker_uri, queue_uri, collec
             except BaseException as error:
                 errors.append(error)
 
-        session.open_queue(uri, write=True)
         session.post(uri, b"first", on_ack=post_from_callback)
         assert len(acks.wait_count(6, 30)) == 6
     assert errors == []
@@ -152,10 +141,7 @@ def test_posts_from_a_callback_are_not_limited(bmq_broker_uri, queue_uri, collec
 def test_post_many_waits_for_the_window_between_events(own_broker, collector):
     acks = collector()
     uri = "bmq://bmq.test.mem.priority/unacked-post-many"
-    with blazingmq.Session(
-        lambda event: None, broker=own_broker.uri, max_unacked_posts=100, channel_write_timeout=0.3
-    ) as session:
-        session.open_queue(uri, write=True)
+    with _producer(own_broker.uri, uri, max_unacked_posts=100, channel_write_timeout=0.3) as session:
         with paused(own_broker):
             session.post_many(uri, [PAYLOAD] * 100, on_ack=acks)  # fills the window
             with pytest.raises(BandwidthLimitError, match=r"BW_LIMIT \(0 of 10 messages were posted\)$"):
