@@ -132,7 +132,6 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         int confirmBatch(const int*, const unsigned char*, size_t)
         cbool waitForChannel(double)
         void acksDelivered(long long, long long)
-        long long unackedPosts()
         int confirm(int, const unsigned char*)
 
     cdef cppclass MessageCursor:

@@ -391,7 +391,8 @@ class Session:
             :class:`~blazingmq.exceptions.BandwidthLimitError`) and resumes
             once half of them have come.  Default 20,000; 0: no limit.
             Posts made inside callbacks never wait for it (they run on the
-            thread that delivers the ACKs).
+            thread that delivers the ACKs); :meth:`post_many` checks it once
+            per call.
         max_unacked_bytes: The same limit for the payload bytes of those
             posts.  Default 256 MiB; 0: no limit.
         authn_credential: How the session authenticates with the broker: a

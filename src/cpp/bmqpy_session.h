@@ -292,9 +292,6 @@ class Session {
     /// count against `SessionConfig::maxUnackedPosts`/`maxUnackedBytes`.
     void acksDelivered(long long count, long long bytes);
 
-    /// How many posts that asked for an ACK await it.
-    long long unackedPosts() const { return d_unackedPosts; }
-
     /// Confirm the message with the specified 16-byte `guid`.  Called from a
     /// callback (this session's pump thread), the confirmation joins a batch
     /// sent when the callbacks of the current batch of events are done: one
