@@ -10,14 +10,6 @@ import pytest
 import blazingmq
 from blazingmq import Error, QueueOptions, session_events
 from blazingmq.exceptions import BrokerTimeoutError
-from blazingmq.testing import start_broker
-
-
-@pytest.fixture
-def own_broker(tmp_path):
-    """A broker for one test, which the test may kill and restart."""
-    with start_broker(tmp_path / "broker") as broker:
-        yield broker
 
 
 def test_reconnect_order_after_broker_crash(own_broker, collector):

@@ -15,7 +15,7 @@ from conftest import paused
 
 import blazingmq
 import blazingmq.aio
-from blazingmq import AckStatus
+from blazingmq import AckStatus, session_events
 from blazingmq.exceptions import BandwidthLimitError
 
 PAYLOAD = b"x" * 1024
@@ -90,6 +90,28 @@ def test_a_waiting_post_resumes_when_acks_come(own_broker, collector):
         assert outcome == ["posted"]
         assert len(acks.wait_count(51, 30)) == 51
         assert all(a.status is AckStatus.SUCCESS for a in acks.items)
+
+
+def test_the_limit_bounds_the_posts_kept_while_reconnecting(own_broker, collector):
+    """libbmq keeps accepting posts while the connection is down and sends
+    them after reconnecting: the limit bounds those too."""
+    events = collector()
+    acks = collector()
+    uri = "bmq://bmq.test.persistent.priority/unacked-reconnect"
+    with blazingmq.Session(
+        events, broker=own_broker.uri, max_unacked_posts=50, channel_write_timeout=0.3
+    ) as session:
+        session.open_queue(uri, write=True)
+        own_broker.kill()
+        events.wait_for(lambda items: any(isinstance(e, session_events.ConnectionLost) for e in items))
+        assert _post_until_refused(session, uri, acks, 1000) == 50
+        own_broker.start()
+        events.wait_for(lambda items: any(isinstance(e, session_events.StateRestored) for e in items), 60)
+        # The kept posts went out after the reconnection, and the window is
+        # open again.
+        assert [a.status for a in acks.wait_count(50, 60)] == [AckStatus.SUCCESS] * 50
+        session.post(uri, PAYLOAD, on_ack=acks)
+        assert acks.wait_count(51, 30)[-1].status is AckStatus.SUCCESS
 
 
 def test_posts_without_on_ack_are_not_limited(own_broker):
