@@ -183,9 +183,11 @@ def _bmqtool_produce(tool: Path, broker: str, queue: str, count: int, size: int,
 
 def _bmqtool_consume(tool: Path, broker: str, queue: str, count: int, size: int) -> Dict[str, Any]:
     # bmqtool drains a queue faster than its one-second statistics can time
-    # a short run: it consumes (at least) 3x `count` messages, pre-filled in
-    # batches of ten.
-    total = max(3 * count, 30)
+    # a short run: it consumes (at least) 8x `count` messages, pre-filled in
+    # batches of ten (with 3x, 600k went by in under three windows at
+    # 200-300k msgs/s, and the rate came from one or two windows, or was
+    # only a lower bound).
+    total = max(8 * count, 80)
     _bmqtool(tool, broker, queue, "write,ack", "-m", str(size), "-e", "10", "-r", "1000", "-i", "0",
              "--eventscount", str(total // 10))
     outcome = _bmqtool(tool, broker, queue, "read", "--confirmmsg", "-u", f"100000:{1 << 30}")
@@ -330,7 +332,7 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
                     turns.append((name, _bind_none(consumer, name, python)))
                 if tool is not None:
                     turns.append(("bmqtool", lambda: steps.append(Step(
-                        f"{prefix}bmqtool: consume {3 * count} x 1 KiB with confirm", _bind(
+                        f"{prefix}bmqtool: consume {8 * count} x 1 KiB with confirm", _bind(
                             _bmqtool_consume, tool, broker_uri, f"bmq://{DOMAIN}/tool-consume-{tag}", count, KIB),
                         "consume 1 KiB (msgs/s)", "bmqtool"))))
                 rotated(turns)
