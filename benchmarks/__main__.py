@@ -276,81 +276,65 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
             _workload, pythons["ours"], "soak", broker_uri, f"bmq://{DOMAIN}/ours-soak-{unique}",
             "--count", str(args.soak_count)), "soak", "ours"))
 
-    def drain(queue: str) -> None:
+    def drain(queue: str) -> Step:
         # Not recorded: empties a queue that no measured run consumes.
-        steps.append(Step(f"(emptying {queue.rsplit('/', 1)[-1]})", _bind(
-            _workload, Path(sys.executable), "drain", broker_uri, queue), "", ""))
+        return Step(f"(emptying {queue.rsplit('/', 1)[-1]})", _bind(
+            _workload, Path(sys.executable), "drain", broker_uri, queue), "", "")
 
     for round_ in range(args.repeat):
         tag = f"{unique}-{round_}"
         prefix = f"round {round_ + 1}/{args.repeat}, " if args.repeat > 1 else ""
-        def rotated(turns: List[Tuple[str, Callable[[], None]]]) -> None:
+
+        def add_rotated(turns: List[List[Step]]) -> None:
+            # One turn per implementation (its run, and the drain after it).
             # Whoever runs first in a row meets a broker that still has to
-            # grow its buffers for that size (64 KiB: 5-7k msgs/s for the
-            # first run on a fresh broker, 11-14k after): each round starts
-            # with another implementation, so the medians do not charge one
-            # implementation for it every time.
+            # grow its buffers for that size (20k x 64 KiB: 5k msgs/s first,
+            # 11-18k after, for bmqtool and ours alike): each round starts
+            # the row with another implementation, so that the medians do
+            # not charge one of them for it every time.
             shift = round_ % len(turns)
-            for _, add in turns[shift:] + turns[:shift]:
-                add()
+            for turn in turns[shift:] + turns[:shift]:
+                steps.extend(turn)
 
         for size, n, size_label in sizes:
             row = f"produce {size_label} (msgs/s)"
-            turns: List[Tuple[str, Callable[[], None]]] = []
-
-            def ours_or_official(name: str, python: Path, size: int = size, n: int = n,
-                                 size_label: str = size_label, row: str = row) -> None:
-                queue = f"bmq://{DOMAIN}/{name}-produce-{size}-{tag}"
-                steps.append(Step(f"{prefix}{name}: produce {n} x {size_label} with ACKs", _bind(
-                    _workload, python, "produce", broker_uri, queue, "--count", str(n), "--size", str(size)),
-                    row, name))
-                if size != KIB:
-                    drain(queue)
-
+            turns: List[List[Step]] = []
             for name, python in pythons.items():
-                turns.append((name, _bind_none(ours_or_official, name, python)))
+                queue = f"bmq://{DOMAIN}/{name}-produce-{size}-{tag}"
+                turn = [Step(f"{prefix}{name}: produce {n} x {size_label} with ACKs", _bind(
+                    _workload, python, "produce", broker_uri, queue, "--count", str(n), "--size", str(size)),
+                    row, name)]
+                if size != KIB:
+                    turn.append(drain(queue))
+                turns.append(turn)
             if tool is not None:
-                def bmqtool(size: int = size, n: int = n, size_label: str = size_label, row: str = row) -> None:
-                    queue = f"bmq://{DOMAIN}/tool-produce-{size}-{tag}"
-                    steps.append(Step(f"{prefix}bmqtool: produce {n} x {size_label} with ACKs", _bind(
-                        _bmqtool_produce, tool, broker_uri, queue, n, size, 1),
-                        row, "bmqtool"))
-                    drain(queue)
-                turns.append(("bmqtool", bmqtool))
-            rotated(turns)
+                queue = f"bmq://{DOMAIN}/tool-produce-{size}-{tag}"
+                turns.append([Step(f"{prefix}bmqtool: produce {n} x {size_label} with ACKs", _bind(
+                    _bmqtool_produce, tool, broker_uri, queue, n, size, 1),
+                    row, "bmqtool"), drain(queue)])
+            add_rotated(turns)
             if size == KIB:
                 # Each consumer drains the queue its own producer just filled.
-                turns = []
-
-                def consumer(name: str, python: Path, n: int = n) -> None:
-                    queue = f"bmq://{DOMAIN}/{name}-produce-{KIB}-{tag}"
-                    steps.append(Step(f"{prefix}{name}: consume {n} x 1 KiB with confirm", _bind(
-                        _workload, python, "consume", broker_uri, queue, "--count", str(n)),
-                        "consume 1 KiB (msgs/s)", name))
-
-                for name, python in pythons.items():
-                    turns.append((name, _bind_none(consumer, name, python)))
+                turns = [[Step(f"{prefix}{name}: consume {n} x 1 KiB with confirm", _bind(
+                    _workload, python, "consume", broker_uri, f"bmq://{DOMAIN}/{name}-produce-{size}-{tag}",
+                    "--count", str(n)), "consume 1 KiB (msgs/s)", name)] for name, python in pythons.items()]
                 if tool is not None:
-                    turns.append(("bmqtool", lambda: steps.append(Step(
-                        f"{prefix}bmqtool: consume {8 * count} x 1 KiB with confirm", _bind(
-                            _bmqtool_consume, tool, broker_uri, f"bmq://{DOMAIN}/tool-consume-{tag}", count, KIB),
-                        "consume 1 KiB (msgs/s)", "bmqtool"))))
-                rotated(turns)
+                    turns.append([Step(f"{prefix}bmqtool: consume {8 * count} x 1 KiB with confirm", _bind(
+                        _bmqtool_consume, tool, broker_uri, f"bmq://{DOMAIN}/tool-consume-{tag}", count, KIB),
+                        "consume 1 KiB (msgs/s)", "bmqtool")])
+                add_rotated(turns)
         if "ours" in pythons:
             python = pythons["ours"]
             queue = f"bmq://{DOMAIN}/ours-batch-{tag}"
-            turns = [("ours", lambda: steps.append(Step(
-                f"{prefix}ours: post_many 10 per call, {count} x 1 KiB", _bind(
-                    _workload, python, "produce", broker_uri, queue, "--count", str(count), "--batch", "10"),
-                "produce 1 KiB, 10/event (msgs/s)", "ours")))]
+            turns = [[Step(f"{prefix}ours: post_many 10 per call, {count} x 1 KiB", _bind(
+                _workload, python, "produce", broker_uri, queue, "--count", str(count), "--batch", "10"),
+                "produce 1 KiB, 10/event (msgs/s)", "ours")]]
             if tool is not None:
-                def bmqtool_batch() -> None:
-                    steps.append(Step(f"{prefix}bmqtool: produce {count} x 1 KiB, 10 per event", _bind(
-                        _bmqtool_produce, tool, broker_uri, f"bmq://{DOMAIN}/tool-batch-{tag}", count, KIB, 10),
-                        "produce 1 KiB, 10/event (msgs/s)", "bmqtool"))
-                    drain(f"bmq://{DOMAIN}/tool-batch-{tag}")
-                turns.append(("bmqtool", bmqtool_batch))
-            rotated(turns)
+                tool_queue = f"bmq://{DOMAIN}/tool-batch-{tag}"
+                turns.append([Step(f"{prefix}bmqtool: produce {count} x 1 KiB, 10 per event", _bind(
+                    _bmqtool_produce, tool, broker_uri, tool_queue, count, KIB, 10),
+                    "produce 1 KiB, 10/event (msgs/s)", "bmqtool"), drain(tool_queue)])
+            add_rotated(turns)
             steps.append(Step(f"{prefix}ours: consume {count} (after post_many)", _bind(
                 _workload, python, "consume", broker_uri, queue, "--count", str(count)),
                 "consume after batch (msgs/s)", "ours"))
@@ -361,21 +345,15 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
             steps.append(Step(f"{prefix}ours: blazingmq.aio consume {count} x 1 KiB with confirm", _bind(
                 _workload, python, "aio-consume", broker_uri, queue, "--count", str(count)),
                 "aio consume 1 KiB (msgs/s)", "ours"))
-        turns = []
-
-        def latency(name: str, python: Path) -> None:
-            steps.append(Step(f"{prefix}{name}: latency at {args.rate:.0f} msgs/s", _bind(
-                _workload, python, "latency", broker_uri, f"bmq://{DOMAIN}/{name}-latency-{tag}",
-                "--count", str(args.latency_count), "--rate", str(args.rate)), "latency", name))
-
-        for name, python in pythons.items():
-            turns.append((name, _bind_none(latency, name, python)))
+        turns = [[Step(f"{prefix}{name}: latency at {args.rate:.0f} msgs/s", _bind(
+            _workload, python, "latency", broker_uri, f"bmq://{DOMAIN}/{name}-latency-{tag}",
+            "--count", str(args.latency_count), "--rate", str(args.rate)), "latency", name)]
+            for name, python in pythons.items()]
         if tool is not None:
-            turns.append(("bmqtool", lambda: steps.append(Step(
-                f"{prefix}bmqtool: latency at {args.rate:.0f} msgs/s", _bind(
-                    _bmqtool_latency, tool, broker_uri, f"bmq://{DOMAIN}/tool-latency-{tag}",
-                    args.latency_count, KIB, args.rate), "latency", "bmqtool"))))
-        rotated(turns)
+            turns.append([Step(f"{prefix}bmqtool: latency at {args.rate:.0f} msgs/s", _bind(
+                _bmqtool_latency, tool, broker_uri, f"bmq://{DOMAIN}/tool-latency-{tag}",
+                args.latency_count, KIB, args.rate), "latency", "bmqtool")])
+        add_rotated(turns)
 
     if "ours" in pythons and not args.no_soak:
         python = pythons["ours"]
@@ -410,10 +388,6 @@ def _median(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def _bind(function: Callable[..., Dict[str, Any]], *args: Any) -> Callable[[], Dict[str, Any]]:
-    return lambda: function(*args)
-
-
-def _bind_none(function: Callable[..., None], *args: Any) -> Callable[[], None]:
     return lambda: function(*args)
 
 
@@ -548,11 +522,10 @@ def _cpu_seconds(pid: int) -> float:
 
 def _wait_until_idle(pid: int, limit: float = 20.0) -> None:
     """Wait (up to ``limit`` seconds) until the broker has used under 5% of
-    a CPU for two 0.25 s windows in a row.  After a run the broker keeps
-    working for seconds (purging what was confirmed, answering the last
-    ACKs); the run that followed used to share the CPU with that and lost
-    up to half its rate (64 KiB: 3-6k msgs/s after a consume run, 11-14k
-    alone), so whichever implementation came next paid for the one before."""
+    a CPU for two 0.25 s windows in a row, so that no run shares the CPU
+    with the broker still finishing the run before it (purging confirmed
+    messages, its last ACKs).  A guard: measured after a 600k-message
+    bmqtool consume, the broker was already idle (0-2%) within 0.5 s."""
     deadline = time.monotonic() + limit
     quiet = 0
     before = _cpu_seconds(pid)
