@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -87,17 +88,24 @@ def find_broker_executable() -> Path:
     return candidate
 
 
-def _die_with_parent() -> None:
-    """In the broker's process, before exec: ask Linux to SIGTERM it when the
-    thread that started it dies, so that a crashed test run leaves no broker
-    behind."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # pragma: no cover - not Linux: best effort only
-        pass
+#: Run by a fresh interpreter between ``fork`` and the broker's ``exec``: asks
+#: Linux to SIGTERM the broker when the thread that started it dies, so that a
+#: crashed test run leaves no broker behind, then execs the broker (the
+#: request survives ``exec``). This is not a ``preexec_fn``: Python code run
+#: in the child of a multithreaded process (libbmq's threads, a producer
+#: thread) can deadlock on a lock another thread held at ``fork`` (ctypes
+#: loading libc needs the loader's and malloc's locks), and did so in CI.
+_EXEC_WITH_PARENT_DEATH_SIGNAL = """
+import os, signal, sys
+try:
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+except Exception:
+    pass  # not Linux: best effort only
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)  # the parent died before the request: nobody would stop the broker
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
 def _free_port() -> int:
@@ -354,13 +362,13 @@ class Broker:
         port, configuration and storage (a crash and restart)."""
         with open(self.output_path, "ab") as output:
             self.process = subprocess.Popen(
-                [str(self.executable), str(self.etc)],
+                [sys.executable, "-I", "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid())]
+                + [str(self.executable), str(self.etc)],
                 cwd=str(self.directory),
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in a terminal hits the tests, not the broker
-                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while True:
