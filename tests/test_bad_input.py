@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import pytest
+from conftest import paused  # the shared helpers of this folder
 
 import blazingmq
 from blazingmq import Error, PropertyType, QueueOptions
@@ -223,6 +225,45 @@ def test_confirm_on_a_closed_queue_and_double_close(session):
     with pytest.raises(Error, match="^Queue not opened$"):
         session.close_queue(session.reader)
     still_usable(session)
+
+
+def test_confirm_while_the_queue_is_closing(own_broker):
+    """While ``close_queue`` waits for the (paused) broker, confirming is
+    refused with the existing SDK's message, through the handle's fast path
+    as through the session."""
+    uri = "bmq://bmq.test.mem.priority/confirm-while-closing"
+    received = []
+    arrived = threading.Event()
+
+    def on_message(message, handle):
+        received.append((message, handle))
+        arrived.set()
+
+    with blazingmq.Session(lambda event: None, on_message=on_message, broker=own_broker.uri) as session:
+        session.open_queue(uri, read=True, write=True)
+        session.post(uri, b"to confirm while closing")
+        assert arrived.wait(10)
+        message, handle = received[0]
+        with paused(own_broker):
+            closing = threading.Thread(target=session.close_queue, args=(uri,))
+            closing.start()
+            refused = None
+            for _ in range(500):  # until close_queue has begun
+                try:
+                    handle.confirm()
+                except Error as error:
+                    refused = error
+                    break
+                time.sleep(0.01)
+            assert refused is not None and str(refused).startswith(
+                "Attempting to confirm message on a closing queue"
+            )
+            with pytest.raises(Error, match="^Attempting to confirm message on a closing queue"):
+                session.confirm(message)
+        closing.join(30)
+        assert not closing.is_alive()
+        with pytest.raises(Error, match="^Queue not opened$"):
+            handle.confirm()
 
 
 def test_every_method_on_a_stopped_session(session):

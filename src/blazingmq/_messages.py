@@ -88,7 +88,20 @@ class MessageHandle:
 
         Thread safety: may be called from any thread, callbacks included.
         """
-        self._session.confirm(self._message)
+        # Session.confirm in one frame for the common case (a consumer calls
+        # this once per message): the SDK made this message for this very
+        # session, so only the session's and the queue's state need a check.
+        # Anything unusual goes through Session.confirm, which raises the
+        # precise error.
+        session = self._session
+        message = self._message
+        queue = session._queues.get(message.queue_uri)
+        if session._stopped or queue is None or queue.closing:
+            session.confirm(message)
+            return
+        rc = session._handle.confirm(queue.slot, message.guid)
+        if rc != 0:
+            session._confirm_refused(message.guid, rc)
 
     def __repr__(self) -> str:
         message = self._message

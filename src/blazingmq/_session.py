@@ -1321,12 +1321,16 @@ class Session:
             queue = self._confirmable_queue(message)  # raises the precise error
         rc = self._handle.confirm(queue.slot, guid)
         if rc != 0:
-            if self._handle.stopping:
-                # The session is stopping under this callback: the message
-                # stays unconfirmed and the broker delivers it again, as it
-                # does for the messages stop() no longer hands over.
-                return
-            raise Error(f"Failed to confirm message [{guid.hex().upper()}]: {rc}")
+            self._confirm_refused(guid, rc)
+
+    def _confirm_refused(self, guid: bytes, rc: int) -> None:
+        """libbmq refused to confirm the message ``guid`` with ``rc``."""
+        if self._handle.stopping:
+            # The session is stopping under this callback: the message stays
+            # unconfirmed and the broker delivers it again, as it does for
+            # the messages stop() no longer hands over.
+            return
+        raise Error(f"Failed to confirm message [{guid.hex().upper()}]: {rc}")
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "running"
