@@ -47,6 +47,22 @@ def test_post_many_splits_what_does_not_fit_in_one_event(session_factory, queue_
     assert statuses == [AckStatus.SUCCESS] * 80
 
 
+def test_payloads_of_mixed_sizes_arrive_intact_and_in_order(session_factory, queue_uri, collector):
+    """The consumer copies the payloads of each PUSH event into shared
+    chunks (one of its own for a large payload): tiny, medium and large
+    payloads side by side come out byte for byte."""
+    uri = queue_uri("bmq.bench.mem.priority")
+    received = collector()
+    session = session_factory(on_message=lambda message, handle: (received(message.data), handle.confirm()))
+    session.open_queue(uri, read=True, write=True)
+    sizes = [1, 3000, 200_000, 7, 100_000, 130_000, 60_000, 1, 256 * 1024, 300_000, 128 * 1024 + 1] * 3
+    payloads = [os.urandom(size) for size in sizes]
+
+    session.post_many(uri, payloads)
+
+    assert received.wait_count(len(payloads), 60) == payloads
+
+
 def test_post_many_without_on_ack_and_from_a_generator(session_factory, queue_uri, collector):
     uri = queue_uri()
     received = collector()
