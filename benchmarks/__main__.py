@@ -433,10 +433,10 @@ def _table(results: Dict[str, Dict[str, Dict[str, Any]]]) -> Tuple[List[str], Li
     better."""
     columns = ["ours", "official", "bmqtool"]
     rows: List[Dict[str, Any]] = []
-    throughput_rows = [row for row in results if row.endswith("(msgs/s)")]
-    for row in throughput_rows:
-        values = {c: results[row].get(c, {}).get("msgs_per_s") for c in columns}
-        rows.append({"label": row, "values": values, "lower_is_better": False, "source": row})
+    throughput_labels = [label for label in results if label.endswith("(msgs/s)")]
+    for label in throughput_labels:
+        values = {c: results[label].get(c, {}).get("msgs_per_s") for c in columns}
+        rows.append({"label": label, "values": values, "lower_is_better": False, "source": label})
     if "latency" in results:
         for key, label in (("p50_us", "latency p50 (us)"), ("p90_us", "latency p90 (us)"), ("p99_us", "latency p99 (us)")):
             values = {c: results["latency"].get(c, {}).get(key) for c in columns}
@@ -451,15 +451,17 @@ def _table(results: Dict[str, Dict[str, Dict[str, Any]]]) -> Tuple[List[str], Li
                      "lower_is_better": True, "no_ratio": True})
     lines = [f"{'':36}" + "".join(f"{c:>12}" for c in columns) + f"{'ours/C++':>10}{'ours/off.':>10}"]
     for row in rows:
-        values = row["values"]
-        cells = "".join(f"{values[c]:>12.0f}" if values.get(c) is not None else f"{_missing(results, row, c):>12}"
-                        for c in columns)
+        row_values: Dict[str, Optional[float]] = row["values"]
+        cells = "".join(
+            f"{row_values[c]:>12.0f}" if row_values.get(c) is not None else f"{_missing(results, row, c):>12}"
+            for c in columns
+        )
         if row.get("no_ratio"):
             lines.append(f"{row['label']:36}{cells}")
             continue
         lines.append(f"{row['label']:36}{cells}"
-                     f"{_ratio(values.get('ours'), values.get('bmqtool'), row['lower_is_better']):>10}"
-                     f"{_ratio(values.get('ours'), values.get('official'), row['lower_is_better']):>10}")
+                     f"{_ratio(row_values.get('ours'), row_values.get('bmqtool'), row['lower_is_better']):>10}"
+                     f"{_ratio(row_values.get('ours'), row_values.get('official'), row['lower_is_better']):>10}")
     lines.append("(ratios > 1 mean ours is better: faster, or lower latency/memory)")
     return lines, rows
 
@@ -472,10 +474,10 @@ def _missing(results: Dict[str, Dict[str, Dict[str, Any]]], row: Dict[str, Any],
 
 def _chart(rows: List[Dict[str, Any]], path: Path, title: str) -> None:
     """Grouped bars: each implementation relative to bmqtool (= 1) per row."""
-    import matplotlib
+    import matplotlib  # type: ignore[import-not-found,unused-ignore]  # no stubs
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
 
     labels = []
     series: Dict[str, List[float]] = {"ours": [], "official": []}
@@ -570,13 +572,15 @@ def main() -> None:
             raise SystemExit(f"{tool} not found (or pass --no-bmqtool)")
 
     with start_broker() as broker:
-        steps = _plan(args, broker.uri, broker.process.pid, pythons, tool)
+        assert broker.process is not None  # started
+        broker_pid = broker.process.pid
+        steps = _plan(args, broker.uri, broker_pid, pythons, tool)
         progress = _Progress(len(steps))
         runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
         for step in steps:
             progress.begin(step.label)
             if step.row:
-                _wait_until_idle(broker.process.pid)
+                _wait_until_idle(broker_pid)
             outcome = step.run()
             if step.row:
                 runs.setdefault(step.row, {}).setdefault(step.column, []).append(outcome)

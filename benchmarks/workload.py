@@ -341,6 +341,7 @@ def stall(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _run_on_loop(args: argparse.Namespace, main: Any) -> Any:
+    loop: asyncio.AbstractEventLoop
     if args.loop == "uvloop":
         import uvloop
 
