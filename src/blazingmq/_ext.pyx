@@ -361,7 +361,6 @@ cdef extern from *:
     void bmqpy_setHealthMonitor(SessionConfig*, HealthMonitor*)
 
 
-
 # --------------------------------------------------------------------------
 # Building the callbacks' objects
 
@@ -409,6 +408,7 @@ cdef object _HANDLE_SESSION = _slot(MessageHandle, "_session")
 cdef object _ACK_STATUS = _slot(Ack, "status")
 cdef object _ACK_GUID = _slot(Ack, "guid")
 cdef object _ACK_QUEUE_URI = _slot(Ack, "queue_uri")
+
 
 # --------------------------------------------------------------------------
 # Authentication

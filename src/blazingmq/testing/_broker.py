@@ -93,8 +93,9 @@ def find_broker_executable() -> Path:
 #: crashed test run leaves no broker behind, then execs the broker (the
 #: request survives ``exec``). This is not a ``preexec_fn``: Python code run
 #: in the child of a multithreaded process (libbmq's threads, a producer
-#: thread) can deadlock on a lock another thread held at ``fork`` (ctypes
-#: loading libc needs the loader's and malloc's locks), and did so in CI.
+#: thread) can deadlock on a lock that another thread held at ``fork`` (the
+#: dynamic loader's, say, which ctypes needs), and a CI run hung there,
+#: restarting the broker while a session was producing.
 _EXEC_WITH_PARENT_DEATH_SIGNAL = """
 import os, signal, sys
 try:
