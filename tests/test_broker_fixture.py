@@ -83,3 +83,16 @@ def test_broker_dies_with_the_process_that_started_it(tmp_path):
             break
         assert time.monotonic() < deadline, "the broker outlived the process that started it"
         time.sleep(0.1)
+
+
+def test_broker_starts_without_an_interpreter_for_its_launcher(monkeypatch):
+    """An embedded Python may have no ``sys.executable``: the broker then
+    starts directly (without the parent-death signal) and works."""
+    import sys
+
+    monkeypatch.setattr(sys, "executable", "")
+    with start_broker() as broker:
+        assert os.readlink(f"/proc/{broker.process.pid}/exe") == str(find_broker_executable().resolve())
+        with socket.create_connection(("127.0.0.1", broker.port), timeout=5):
+            pass
+    assert broker.process.poll() is not None

@@ -361,10 +361,12 @@ class Broker:
 
         After :meth:`kill` or :meth:`stop`, this restarts it with the same
         port, configuration and storage (a crash and restart)."""
+        # Without an interpreter to run the launcher (an embedded Python may
+        # have no `sys.executable`), the broker starts directly.
+        launcher = [sys.executable, "-I", "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid())]
         with open(self.output_path, "ab") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid())]
-                + [str(self.executable), str(self.etc)],
+                (launcher if sys.executable else []) + [str(self.executable), str(self.etc)],
                 cwd=str(self.directory),
                 stdin=subprocess.DEVNULL,
                 stdout=output,
