@@ -236,6 +236,11 @@ Session::Session(const SessionConfig& config,
 : d_context(context)
 , d_onEvents(onEvents)
 , d_pumpExit(false)
+, d_heldMessages(0)
+, d_heldBytes(0)
+, d_heldAckPosts(0)
+, d_heldAckBytes(0)
+, d_heldEventBuilt(false)
 , d_channelFull(false)
 , d_unackedPosts(0)
 , d_unackedBytes(0)
@@ -365,6 +370,9 @@ void Session::stop()
     if (d_stopping) {
         return;
     }
+    if (d_started) {
+        sendHeld();  // posts taken before stop() are sent
+    }
     d_stopping = true;
     if (d_started) {
         // libbmq's threads may wait for room in our queue meanwhile: the
@@ -407,6 +415,7 @@ bmqa::QueueId* Session::queueAt(int slot)
 
 int Session::reserveQueueSlot()
 {
+    std::lock_guard<std::mutex> postGuard(d_postMutex);  // `d_unheldSlots`
     std::lock_guard<std::mutex> guard(d_queuesMutex);
     size_t                      index = 0;
     while (index < d_queues.size() && d_queues[index]) {
@@ -419,6 +428,9 @@ int Session::reserveQueueSlot()
     // their queue without a URI lookup.
     d_queues[index].reset(new bmqa::QueueId(
         bmqt::CorrelationId(static_cast<long long>(index))));
+    if (index < d_unheldSlots.size()) {
+        d_unheldSlots[index] = false;  // a new queue: its posts may be held
+    }
     return static_cast<int>(index);
 }
 
@@ -518,6 +530,21 @@ int Session::configureQueueAsync(int                     slot,
 
 int Session::closeQueueAsync(int slot, double timeout, long long requestId)
 {
+    if (!lockedQueueAt(slot)) {
+        return k_QUEUE_NOT_OPEN;
+    }
+    if (sendHeldBeforeClose(slot, timeout) != 0) {
+        // Closing now would leave posts the program made before it behind
+        // (libbmq cannot send a held post once its queue is closed): the
+        // queue stays open, and the posts go once the channel has room.
+        enqueueOperationResult(requestId,
+                               slot,
+                               bmqt::PostResult::e_BW_LIMIT,
+                               "BW_LIMIT",
+                               "the channel stayed full: the posts made "
+                               "before the close could not be sent");
+        return 0;
+    }
     bmqa::QueueId* queueId = lockedQueueAt(slot);
     if (!queueId) {
         return k_QUEUE_NOT_OPEN;
@@ -611,6 +638,89 @@ int Session::post(int*                           buildResult,
                      compression);
 }
 
+namespace {
+// Posts are held (see `d_heldMessages`) only while at least this many posts
+// await their ACK...
+const long long k_HOLD_WHILE_UNACKED = 64;
+// ...and at most this many messages, or bytes, at a time.
+const size_t k_MAX_HELD_MESSAGES = 16;
+const size_t k_MAX_HELD_BYTES    = 64 * 1024;
+}  // close unnamed namespace
+
+bool Session::holdsLocked(int slot) const
+{
+    return d_heldMessages < k_MAX_HELD_MESSAGES &&
+           d_heldBytes < k_MAX_HELD_BYTES &&
+           d_unackedPosts.load() >= k_HOLD_WHILE_UNACKED && !d_stopping &&
+           !(static_cast<size_t>(slot) < d_unheldSlots.size() &&
+             d_unheldSlots[slot]);
+}
+
+int Session::sendHeldLocked()
+{
+    if (d_heldMessages == 0 || !d_builder) {
+        return 0;
+    }
+    const int rc = d_session->post(d_builder->messageEvent());
+    if (rc != 0) {
+        // Kept as built: these posts were accepted, and go when the
+        // channel has room (or the next post, ACK or close tries again).
+        d_heldEventBuilt = true;
+        if (rc == bmqt::PostResult::e_BW_LIMIT) {
+            std::lock_guard<std::mutex> channelGuard(d_channelMutex);
+            d_channelFull = true;
+        }
+        return rc;
+    }
+    d_unackedPosts.fetch_add(d_heldAckPosts);
+    d_unackedBytes.fetch_add(d_heldAckBytes);
+    d_builder->reset();
+    d_heldMessages   = 0;
+    d_heldBytes      = 0;
+    d_heldAckPosts   = 0;
+    d_heldAckBytes   = 0;
+    d_heldEventBuilt = false;
+    return 0;
+}
+
+void Session::sendHeld()
+{
+    std::lock_guard<std::mutex> postGuard(d_postMutex);
+    sendHeldLocked();
+}
+
+int Session::sendHeldBeforeClose(int slot, double timeout)
+{
+    std::unique_lock<std::mutex> postLock(d_postMutex);
+    // From now on, posts to this queue are sent at once, never held.
+    if (d_unheldSlots.size() <= static_cast<size_t>(slot)) {
+        d_unheldSlots.resize(slot + 1, false);
+    }
+    d_unheldSlots[slot] = true;
+    int        rc       = sendHeldLocked();
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::duration<double>(timeout));
+    while (rc == bmqt::PostResult::e_BW_LIMIT && !d_stopping &&
+           std::chrono::steady_clock::now() < deadline) {
+        // A full channel: wait for room (the low watermark event sends the
+        // held posts itself), then try again.
+        postLock.unlock();
+        {
+            std::unique_lock<std::mutex> channelLock(d_channelMutex);
+            d_channelCondition.wait_until(
+                channelLock,
+                std::min(deadline,
+                         std::chrono::steady_clock::now() +
+                             std::chrono::milliseconds(50)),
+                [this] { return !d_channelFull || d_stopping; });
+        }
+        postLock.lock();
+        rc = sendHeldLocked();
+    }
+    return rc;
+}
+
 int Session::postBatch(size_t*                        posted,
                        int*                           buildResult,
                        int                            slot,
@@ -631,6 +741,14 @@ int Session::postBatch(size_t*                        posted,
     if (!queueId) {
         return k_QUEUE_NOT_OPEN;
     }
+    if (d_heldEventBuilt) {
+        // Held posts libbmq refused go first (and nothing can be packed
+        // into a built event).
+        const int rc = sendHeldLocked();
+        if (rc != 0) {
+            return rc;
+        }
+    }
     if (firstAckId != 0 && windowFull() && !inCallbackThread()) {
         // Callbacks never wait for ACKs: they are the thread that hands
         // them over.
@@ -639,28 +757,7 @@ int Session::postBatch(size_t*                        posted,
     bmqa::MessageEventBuilder& builder = *d_builder;
     const auto algorithm =
         static_cast<bmqt::CompressionAlgorithmType::Enum>(compression);
-    size_t inEvent      = 0;  // messages packed into the event being built
-    size_t bytesInEvent = 0;  // and their payloads' bytes
-    size_t next    = 0;
-    // Posts what is packed; on success those messages count as posted.
-    auto flush = [&]() -> int {
-        const int rc = d_session->post(builder.messageEvent());
-        builder.reset();
-        if (rc == 0) {
-            *posted += inEvent;
-            if (firstAckId != 0) {
-                d_unackedPosts.fetch_add(static_cast<long long>(inEvent));
-                d_unackedBytes.fetch_add(static_cast<long long>(bytesInEvent));
-            }
-        }
-        else if (rc == bmqt::PostResult::e_BW_LIMIT) {
-            std::lock_guard<std::mutex> channelGuard(d_channelMutex);
-            d_channelFull = true;
-        }
-        inEvent      = 0;
-        bytesInEvent = 0;
-        return rc;
-    };
+    size_t next = 0;
     while (next < count) {
         bmqa::Message& message = builder.startMessage();
         // The payload is copied into the event by `packMessage`, so a
@@ -676,29 +773,41 @@ int Session::postBatch(size_t*                        posted,
         message.setCompressionAlgorithmType(algorithm);
         const int packed = builder.packMessage(*queueId);
         if (packed == bmqt::EventBuilderResult::e_EVENT_TOO_BIG &&
-            inEvent > 0) {
+            d_heldMessages > 0) {
             // The event is full: send it, then pack this message again.
-            const int rc = flush();
+            const int rc = sendHeldLocked();
             if (rc != 0) {
+                // The first `*posted` were taken: they are in the event,
+                // which goes as soon as libbmq takes it.
                 return rc;
             }
             continue;
         }
         if (packed != 0) {
-            // This message cannot be sent: send the ones before it, then
-            // report it (it is message number `*posted`).
-            const int rc = inEvent > 0 ? flush() : (builder.reset(), 0);
-            if (rc != 0) {
-                return rc;
-            }
+            // This message cannot be sent (it is message number
+            // `*posted`); the ones before it were taken.
             *buildResult = packed;
+            if (!holdsLocked(slot)) {
+                sendHeldLocked();  // if refused, kept and sent later
+            }
             return -1;
         }
-        ++inEvent;
-        bytesInEvent += lengths[next];
+        ++d_heldMessages;
+        d_heldBytes += lengths[next];
+        if (firstAckId != 0) {
+            ++d_heldAckPosts;
+            d_heldAckBytes += static_cast<long long>(lengths[next]);
+        }
+        ++*posted;
         ++next;
     }
-    return inEvent > 0 ? flush() : 0;
+    if (!holdsLocked(slot)) {
+        // If libbmq refuses the event (a full channel), it is kept and sent
+        // when the channel has room: these posts were taken all the same,
+        // and the next post waits for the channel.
+        sendHeldLocked();
+    }
+    return 0;
 }
 
 int Session::confirmBatch(const int*           slots,
@@ -771,8 +880,11 @@ bool Session::waitForChannel(double timeout)
 
 bool Session::windowFull() const
 {
-    return (d_maxUnackedPosts > 0 && d_unackedPosts >= d_maxUnackedPosts) ||
-           (d_maxUnackedBytes > 0 && d_unackedBytes >= d_maxUnackedBytes);
+    // `d_postMutex` held: the held posts count too.
+    return (d_maxUnackedPosts > 0 &&
+            d_unackedPosts + d_heldAckPosts >= d_maxUnackedPosts) ||
+           (d_maxUnackedBytes > 0 &&
+            d_unackedBytes + d_heldAckBytes >= d_maxUnackedBytes);
 }
 
 bool Session::windowOpen() const
@@ -787,6 +899,10 @@ void Session::acksDelivered(long long count, long long bytes)
 {
     d_unackedPosts.fetch_sub(count);
     d_unackedBytes.fetch_sub(bytes);
+    // Held posts wait for ACKs to come: these may have been the last ones
+    // (a post that saw them as unacknowledged held its message under
+    // `d_postMutex`, so it is in the builder by now).
+    sendHeld();
     if (d_windowWaiters > 0 && windowOpen()) {
         // Taken so that a poster between its check and its wait is woken.
         { std::lock_guard<std::mutex> guard(d_channelMutex); }
@@ -843,6 +959,7 @@ void Session::enqueueSessionEvent(const bmqa::SessionEvent& event)
             std::lock_guard<std::mutex> guard(d_channelMutex);
             d_channelFull = false;
         }
+        sendHeld();  // held posts that libbmq refused go first
         d_channelCondition.notify_all();
     }
     else if (type == bmqt::SessionEventType::e_CHANNEL_HIGH_WATERMARK) {
