@@ -950,6 +950,11 @@ class Session:
         """Close a queue.  ACKs still outstanding for it are delivered as
         failures (NACKs) before this returns.
 
+        Posts the session held back to share an event (see
+        :doc:`/guide/batches`) are sent first; if the channel stays full
+        for ``timeout`` they cannot be, and the close fails with
+        ``BW_LIMIT``, leaving the queue open.
+
         A reader should first pause delivery with
         ``configure_queue(queue_uri, QueueOptions(0, 0, 0))``.
 
