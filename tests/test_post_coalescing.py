@@ -16,7 +16,7 @@ from blazingmq import AckStatus
 from blazingmq.exceptions import BandwidthLimitError
 
 # Over the number of posts awaiting ACKs from which posts are held (64), and
-# not a multiple of the most held at a time (16): some are left held.
+# not a multiple of the most held at a time (64): some are left held.
 COUNT = 203
 
 

@@ -643,8 +643,8 @@ namespace {
 // await their ACK...
 const long long k_HOLD_WHILE_UNACKED = 64;
 // ...and at most this many messages, or bytes, at a time.
-const size_t k_MAX_HELD_MESSAGES = 16;
-const size_t k_MAX_HELD_BYTES    = 64 * 1024;
+const size_t k_MAX_HELD_MESSAGES = 64;
+const size_t k_MAX_HELD_BYTES    = 256 * 1024;
 }  // close unnamed namespace
 
 bool Session::holdsLocked(int slot) const
