@@ -83,7 +83,11 @@ def crash_and_restart_under_production(broker, queue: str, posts_wanted: int, cr
         handle.confirm()
 
     consumer = blazingmq.Session(consumer_events, on_message=on_message, broker=broker.uri)
-    producer = blazingmq.Session(producer_events, broker=broker.uri)
+    # Around a restart, posts may wait for room (in the channel, or under the
+    # session's limit of posts awaiting their ACK) longer than the default
+    # 5 s: ten crashes under 200k posts got a few BandwidthLimitErrors so.
+    # This producer rides restarts out.
+    producer = blazingmq.Session(producer_events, broker=broker.uri, channel_write_timeout=60)
     stop_producing = threading.Event()
 
     def make_on_ack(number: int):
