@@ -6,7 +6,7 @@ reordered or left behind: the ACKs that come send what is held, and so do
 so that posts pile up unacknowledged and the last ones are surely held."""
 
 import threading
-from typing import Any, List
+from typing import List, Tuple
 
 import pytest
 from conftest import paused
@@ -20,9 +20,9 @@ from blazingmq.exceptions import BandwidthLimitError
 COUNT = 203
 
 
-def _consumer(broker_uri: str, uri: str, expected: int) -> Any:
-    """A session reading ``uri``; ``.received`` fills with payloads and
-    ``.done`` is set once ``expected`` have come."""
+def _consumer(broker_uri: str, uri: str, expected: int) -> Tuple[blazingmq.Session, List[bytes], threading.Event]:
+    """A session reading ``uri``, the list its payloads fill, and an event
+    set once ``expected`` have come."""
     received: List[bytes] = []
     done = threading.Event()
 
@@ -34,14 +34,13 @@ def _consumer(broker_uri: str, uri: str, expected: int) -> Any:
 
     session = blazingmq.Session(lambda event: None, on_message=on_message, broker=broker_uri)
     session.open_queue(uri, read=True)
-    session.received, session.done = received, done
-    return session
+    return session, received, done
 
 
 def test_held_posts_are_sent_in_order_once_acks_come(own_broker, collector):
     uri = "bmq://bmq.test.mem.priority/coalescing-order"
     acks = collector()
-    consumer = _consumer(own_broker.uri, uri, COUNT + COUNT // 3)
+    consumer, received, done = _consumer(own_broker.uri, uri, COUNT + COUNT // 3)
     expected: List[bytes] = []
     try:
         with blazingmq.Session(lambda event: None, broker=own_broker.uri) as producer:
@@ -61,8 +60,8 @@ def test_held_posts_are_sent_in_order_once_acks_come(own_broker, collector):
             with_ack = len(expected) - (COUNT + 2) // 3
             statuses = [ack.status for ack in acks.wait_count(with_ack, 30)]
             assert statuses == [AckStatus.SUCCESS] * with_ack
-            assert consumer.done.wait(30), f"{len(consumer.received)} of {len(expected)} arrived"
-            assert consumer.received == expected
+            assert done.wait(30), f"{len(received)} of {len(expected)} arrived"
+            assert received == expected
     finally:
         consumer.stop()
 
@@ -70,7 +69,7 @@ def test_held_posts_are_sent_in_order_once_acks_come(own_broker, collector):
 def test_close_queue_sends_held_posts_first(own_broker, collector):
     uri = "bmq://bmq.test.mem.priority/coalescing-close"
     acks = collector()
-    consumer = _consumer(own_broker.uri, uri, COUNT)
+    consumer, received, done = _consumer(own_broker.uri, uri, COUNT)
     try:
         with blazingmq.Session(lambda event: None, broker=own_broker.uri) as producer:
             producer.open_queue(uri, write=True)
@@ -82,8 +81,8 @@ def test_close_queue_sends_held_posts_first(own_broker, collector):
             closing.join(30)
             assert not closing.is_alive()
             assert [ack.status for ack in acks.wait_count(COUNT, 30)] == [AckStatus.SUCCESS] * COUNT
-            assert consumer.done.wait(30), f"{len(consumer.received)} of {COUNT} arrived"
-            assert consumer.received == [b"%d" % i for i in range(COUNT)]
+            assert done.wait(30), f"{len(received)} of {COUNT} arrived"
+            assert received == [b"%d" % i for i in range(COUNT)]
     finally:
         consumer.stop()
 

@@ -359,7 +359,7 @@ class Session {
     // per event carried 35% more than one, four twice as many.  A post is
     // held only while many posts await their ACK (each batch of ACKs
     // handed over sends what is held, so nothing waits long, and a quiet or
-    // latency-bound producer sends at once), and only up to a few messages.
+    // latency-bound producer sends at once), and only up to a few dozen.
     // `close`, `stop` and a channel clearing send them too.  Guarded by
     // `d_postMutex`.  `d_heldEventBuilt`: libbmq refused the held event (a
     // full channel); it is posted again, as it is, before anything else is
@@ -372,7 +372,8 @@ class Session {
     // Slots whose close has begun: their posts are never held (a held
     // post cannot be sent once its queue is closed).
     std::vector<bool> d_unheldSlots;
-    /// Whether the packed messages (the last one to `slot`) may wait.
+    /// Whether the messages just packed (the last of them to `slot`) may
+    /// wait in the builder for more.
     bool holdsLocked(int slot) const;
     int  sendHeldLocked();  // post the held messages; libbmq's result
     void sendHeld();        // the same, taking `d_postMutex`
