@@ -64,6 +64,17 @@ def _wait_until_stopped(pid: int, timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+def assert_at_most_the_interrupted_callback_failed(stderr: str) -> None:
+    """A session stopped while ``on_message`` runs (by ``stop()`` or at
+    exit): messages not yet handed over are dropped, so only the callback
+    running when ``stop()`` began can fail, once, and only because its
+    confirm is refused with the stopped error (the session counts as stopped
+    as soon as ``stop()`` begins, as in the existing SDK)."""
+    assert stderr.count("Traceback") <= 1, stderr[-5000:]
+    if "Traceback" in stderr:
+        assert "Error: Method called after session was stopped" in stderr, stderr[-5000:]
+
+
 class Collector:
     """Collects what a callback receives, on any thread, and waits for it."""
 

@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import assert_at_most_the_interrupted_callback_failed  # the shared helpers of this folder
 
 EXIT_TIMEOUT = 60
 
@@ -102,7 +103,7 @@ def test_exit_with_messages_in_flight(bmq_broker_uri):
     result = run_child(EXIT_WITH_A_BACKLOG_IN_FLIGHT, bmq_broker_uri)
     assert_clean(result)
     assert result.stdout.splitlines() == ["exiting with a backlog"]
-    assert "Traceback" not in result.stderr
+    assert_at_most_the_interrupted_callback_failed(result.stderr)
 
 
 EXIT_WITH_UNREFERENCED_SESSIONS = """

@@ -114,6 +114,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         Session(const SessionConfig&, void*, EventBatchFn) except +
         int startAsync(double)
         void stop()
+        void stopDelivery()
         cbool isStopping()
         void detach()
         void* context()
@@ -562,6 +563,10 @@ cdef class SessionHandle:
         with nogil:
             rc = self.session.startAsync(seconds)
         return rc
+
+    def stop_delivery(self):
+        """Hand over no more messages (``stop`` is about to begin)."""
+        self.session.stopDelivery()
 
     def stop(self):
         """Disconnect and wait for every callback to return.  Blocks without

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import functools
 import itertools
 import os
 import sys
@@ -139,9 +140,9 @@ def _check_timeout(value: Any) -> Optional[float]:
 
 
 def _check_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__!r}")
-    return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"{name} must be an int, not {type(value).__name__!r}")
 
 
 def _process_name() -> str:
@@ -322,20 +323,28 @@ class _Queue:
         return pairs, new_ids
 
 
-# Sessions still running, stopped by the `atexit` hook so that
-# `Disconnected` is delivered while the interpreter can still run callbacks.
+# Sessions still running (for fork(): the child abandons them).
 _live_sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()
 
 
-def _stop_live_sessions() -> None:
-    for session in list(_live_sessions):
-        try:
-            session.stop()
-        except Exception:  # pragma: no cover - nothing useful to do at exit
-            pass
-
-
-atexit.register(_stop_live_sessions)
+def _stop_at_exit(session_ref: "weakref.ref[Session]") -> None:
+    """The `atexit` hook of one session, registered when it connected: so a
+    live session is stopped (and its `Disconnected` delivered, while the
+    interpreter can still run callbacks) at the point of its creation in the
+    sequence of `atexit` handlers, like the existing SDK does.  Handlers the
+    program registered later run before it, earlier ones after it.  Holds
+    the session weakly and looks nothing up in a module at exit (a program
+    may have replaced attributes of ``blazingmq._ext``)."""
+    session = session_ref()
+    if session is None:
+        return
+    # The hook is running: stop() must not unregister it (Python 3.9 and 3.10
+    # before 3.10.2 could crash when a running handler was unregistered).
+    session._exit_hook = None
+    try:
+        session.stop()
+    except Exception:  # pragma: no cover - nothing useful to do at exit
+        pass
 
 
 def _abandon_sessions_in_child() -> None:
@@ -345,6 +354,8 @@ def _abandon_sessions_in_child() -> None:
     for session in list(_live_sessions):
         session._forked = True
         session._stopped = True
+        session._stop_done = None  # a stop running in the parent never ends here
+        session._forget_exit_hook()
         session._handle.abandon()
     _live_sessions.clear()
 
@@ -452,6 +463,9 @@ class Session:
         self._stopped = True
         self._forked = False
         self._handle: Any = None
+        # Set by stop() when it begins, and set (the event) when it ends.
+        self._stop_done: Optional[threading.Event] = None
+        self._exit_hook: Optional[Callable[[], None]] = None
         if on_session_event is None:
             raise TypeError("on_session_event must be a callable, not None")
         if not callable(on_session_event):
@@ -608,6 +622,13 @@ class Session:
     def _finish_start(self) -> None:
         self._stopped = False
         _live_sessions.add(self)
+        self._exit_hook = functools.partial(_stop_at_exit, weakref.ref(self))
+        atexit.register(self._exit_hook)
+
+    def _forget_exit_hook(self) -> None:
+        hook, self._exit_hook = self._exit_hook, None
+        if hook is not None:
+            atexit.unregister(hook)
 
     def _abort_start(self) -> None:
         self._handle.stop()
@@ -691,25 +712,41 @@ class Session:
         Blocks until libbmq has stopped and every callback has returned.
         Messages that libbmq had received but not yet handed to
         ``on_message`` are dropped (they are unconfirmed, so the broker
-        delivers them again); ACKs are still delivered.  Idempotent.  Every
-        other method raises
-        ``blazingmq.Error("Method called after session was stopped")``
-        afterwards.
+        delivers them again); ACKs are still delivered.  Idempotent.
+
+        The session counts as stopped as soon as ``stop()`` begins: from
+        then on every other method, on any thread and in callbacks, raises
+        ``blazingmq.Error("Method called after session was stopped")`` (so a
+        callback that loops on session calls ends, and ``stop()`` with it).
+        A post or confirm that had already begun either completes or raises
+        that same error.  A second ``stop()`` on another thread waits for
+        the first to finish; one made inside a callback returns at once.
 
         Raises:
-            ~blazingmq.exceptions.Error: Called from a callback, where it would deadlock.
+            ~blazingmq.exceptions.Error: Called from a callback of a session
+                still running, where it would deadlock.
 
         Thread safety: may be called from any thread except a callback
         thread of this session.
         """
         if self._stopped:
+            done = self._stop_done
+            if done is not None and not _in_callback_thread():
+                done.wait()
             return
         self._check_not_in_callback("stop")
-        self._handle.stop()
-        self._events.cancel_all()
+        done = self._stop_done = threading.Event()
+        # First, so that no message reaches on_message once calls refuse.
+        self._handle.stop_delivery()
         self._stopped = True
-        self._queues.clear()
-        _live_sessions.discard(self)
+        self._forget_exit_hook()
+        try:
+            self._handle.stop()
+            self._events.cancel_all()
+            self._queues.clear()
+            _live_sessions.discard(self)
+        finally:
+            done.set()
 
     def __del__(self) -> None:
         if getattr(self, "_stopped", True):
@@ -719,6 +756,7 @@ class Session:
             stacklevel=1,
         )
         self._stopped = True
+        self._forget_exit_hook()
         handle = self._handle
         if _in_callback_thread():
             # Stopping here would wait for this very thread: stop elsewhere.
@@ -757,6 +795,7 @@ class Session:
         if queue is None:
             if not isinstance(queue_uri, str):
                 raise TypeError(f"queue_uri must be a str, not {type(queue_uri).__name__!r}")
+            self._check_running()  # stop() may have begun (and forgotten the queues)
             raise Error("Queue not opened")
         return queue
 
@@ -1117,6 +1156,7 @@ class Session:
         rc, build_rc = self._handle.post(queue.slot, message, encoded, on_ack, self._compression)
         if rc == 0:
             return
+        self._check_running()  # refused because stop() began meanwhile
         if rc == _BW_LIMIT:
             rc, build_rc = self._post_when_channel_drains(queue, message, encoded, on_ack)
             if rc == 0:
@@ -1218,6 +1258,8 @@ class Session:
             done += posted
             if rc == 0:
                 continue
+            if self._stopped:  # refused because stop() began meanwhile
+                raise Error(f"Method called after session was stopped ({done} of {total} messages were posted)")
             if rc == _BW_LIMIT:
                 if posted or deadline is None:
                     deadline = time.monotonic() + self._channel_write_timeout
@@ -1268,8 +1310,7 @@ class Session:
             return
         rc = self._handle.confirm_batch(slots, guids)
         if rc != 0:
-            if self._handle.stopping:
-                return  # as for confirm(): the broker delivers them again
+            self._check_running()  # refused because stop() began meanwhile
             raise Error(f"Failed to confirm {len(items)} messages: {rc}")
 
     def _confirmable_queue(self, message: Message) -> _Queue:
@@ -1279,6 +1320,7 @@ class Session:
             raise Error("Cannot confirm a message received by another session")
         queue = self._queues.get(message.queue_uri)
         if queue is None:
+            self._check_running()  # stop() may have begun (and forgotten the queues)
             raise Error("Queue not opened")
         if queue.closing:
             raise Error(
@@ -1295,9 +1337,9 @@ class Session:
         """Confirm a received message, so that the broker does not deliver it
         again.  May be called from ``on_message``.
 
-        While the session is stopping (``stop()`` running on another
-        thread), a confirm that libbmq can no longer send is ignored: the
-        message stays unconfirmed and is delivered again later.
+        Once :meth:`stop` has begun (on any thread), confirming raises
+        ``Error("Method called after session was stopped")``; the message
+        stays unconfirmed and the broker delivers it again later.
 
         Args:
             message: A :class:`Message` received by this session.
@@ -1330,11 +1372,10 @@ class Session:
 
     def _confirm_refused(self, guid: bytes, rc: int) -> None:
         """libbmq refused to confirm the message ``guid`` with ``rc``."""
-        if self._handle.stopping:
-            # The session is stopping under this callback: the message stays
-            # unconfirmed and the broker delivers it again, as it does for
-            # the messages stop() no longer hands over.
-            return
+        # Refused because stop() began meanwhile: the message stays
+        # unconfirmed (the broker delivers it again) and the caller learns
+        # why, as any call made after stop() began does.
+        self._check_running()
         raise Error(f"Failed to confirm message [{guid.hex().upper()}]: {rc}")
 
     def __repr__(self) -> str:

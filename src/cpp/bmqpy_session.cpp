@@ -249,6 +249,7 @@ Session::Session(const SessionConfig& config,
 , d_windowWaiters(0)
 , d_started(false)
 , d_stopping(false)
+, d_deliveryStopped(false)
 {
     bmqt::SessionOptions options;
     options.setBrokerUri(config.brokerUri);
@@ -370,10 +371,16 @@ void Session::stop()
     if (d_stopping) {
         return;
     }
-    if (d_started) {
-        sendHeld();  // posts taken before stop() are sent
+    {
+        // Posts taken before stop() are sent; none is taken after it
+        // (`postBatch` checks the flag under the same mutex), so a post
+        // racing with stop() is either sent or refused, never left held.
+        std::lock_guard<std::mutex> postGuard(d_postMutex);
+        if (d_started) {
+            sendHeldLocked();
+        }
+        d_stopping = true;
     }
-    d_stopping = true;
     if (d_started) {
         // libbmq's threads may wait for room in our queue meanwhile: the
         // pump keeps draining it (the caller has released the GIL).
@@ -734,7 +741,7 @@ int Session::postBatch(size_t*                        posted,
     *posted      = 0;
     *buildResult = 0;
     std::lock_guard<std::mutex> postGuard(d_postMutex);
-    if (!d_builder) {
+    if (!d_builder || d_stopping) {
         return bmqt::PostResult::e_NOT_CONNECTED;
     }
     bmqa::QueueId* queueId = lockedQueueAt(slot);

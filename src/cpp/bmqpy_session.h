@@ -198,8 +198,15 @@ class Session {
     /// Blocks; must not be called from a callback thread.
     void stop();
 
-    /// Whether `stop` has begun.
-    bool isStopping() const { return d_stopping; }
+    /// Stop handing messages over (the ones still queued stay unconfirmed,
+    /// so the broker delivers them again), before `stop` itself runs: the
+    /// binding calls this, with the GIL, at the moment the session starts
+    /// to refuse calls, so that no message reaches a callback whose calls
+    /// would all fail.  ACKs and session events are still delivered.
+    void stopDelivery() { d_deliveryStopped = true; }
+
+    /// Whether `stop` (or `stopDelivery`) has begun.
+    bool isStopping() const { return d_stopping || d_deliveryStopped; }
 
     /// Drop every later event instead of delivering it: the binding calls
     /// this when the Python object behind `context` goes away.
@@ -414,6 +421,7 @@ class Session {
     // (they were not confirmed, so the broker delivers them again).  ACKs
     // still are.
     std::atomic<bool> d_stopping;
+    std::atomic<bool> d_deliveryStopped;  // see `stopDelivery`
 };
 
 /// Walks the messages of a libbmq message event (PUSH or ACK).
