@@ -516,3 +516,35 @@ def test_cancelled_queue_operations_and_stop(run, own_broker):
             session.post(uri, b"x")
 
     run(main())
+
+
+def test_every_method_raises_once_stop_has_begun(run, bmq_broker_uri, queue_uri):
+    """As for the sync session: from the moment stop() begins (before it has
+    finished), calls raise the stopped error; a second stop() waits."""
+    uri = queue_uri()
+    stopped = "Method called after session was stopped"
+
+    async def main() -> None:
+        session = blazingmq.aio.Session(broker=bmq_broker_uri)
+        await session.start()
+        await session.open_queue(uri, read=True, write=True)
+        await session.post(uri, b"x")
+        message = (await _take(session.messages(uri), 1))[0]
+        stopping = asyncio.ensure_future(session.stop())
+        await asyncio.sleep(0)  # stop() has begun, and is not finished
+        assert not stopping.done()
+        for call in (
+            lambda: session.post(uri, b"y"),
+            lambda: session.post_nowait(uri, b"y"),
+            lambda: session.get_queue_options(uri),
+            lambda: session.confirm(message),
+            lambda: message.confirm(),
+        ):
+            with pytest.raises(Error, match=stopped):
+                call()
+        with pytest.raises(Error, match=stopped):
+            await session.open_queue(uri + "_other", write=True)
+        await session.stop()  # waits for the first
+        assert stopping.done()
+
+    run(main())
