@@ -64,15 +64,22 @@ ATEXIT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("replace_ext", [False, True])
-def test_exit_with_a_live_session_delivers_disconnected(bmq_broker_uri, replace_ext):
-    args = [sys.executable, "-c", ATEXIT, bmq_broker_uri] + (["replace"] if replace_ext else [])
+def _exit_lines(script: str, broker_uri: str, replace_ext: bool) -> list:
+    """Run ``script`` in a child interpreter (``replace`` as its second
+    argument if ``replace_ext``); check it exits cleanly; return its stdout
+    lines."""
+    args = [sys.executable, "-c", script, broker_uri] + (["replace"] if replace_ext else [])
     result = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    assert "Traceback" not in result.stderr
+    return result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("replace_ext", [False, True])
+def test_exit_with_a_live_session_delivers_disconnected(bmq_broker_uri, replace_ext):
+    lines = _exit_lines(ATEXIT, bmq_broker_uri, replace_ext)
     assert lines[0] == "event Connected"
     assert lines[-2:] == ["exiting", "event Disconnected"]
-    assert "Traceback" not in result.stderr
 
 
 EXIT_ORDER = textwrap.dedent(
@@ -110,10 +117,7 @@ EXIT_ORDER = textwrap.dedent(
 def test_exit_stops_each_session_where_it_was_created_among_atexit_handlers(bmq_broker_uri, replace_ext):
     """As in the existing SDK: handlers registered after a session was
     created run before it is stopped, earlier ones after its Disconnected."""
-    args = [sys.executable, "-c", EXIT_ORDER, bmq_broker_uri] + (["replace"] if replace_ext else [])
-    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = _exit_lines(EXIT_ORDER, bmq_broker_uri, replace_ext)
     exiting = lines.index("exiting")
     assert lines[exiting:] == [
         "exiting",
@@ -125,7 +129,6 @@ def test_exit_stops_each_session_where_it_was_created_among_atexit_handlers(bmq_
     ]
     for name in ("stopped", "dropped"):
         assert lines.count(f"{name} Disconnected") == 1 and lines.index(f"{name} Disconnected") < exiting
-    assert "Traceback" not in result.stderr
 
 
 DROP_IN_CALLBACK = textwrap.dedent(
