@@ -2,6 +2,7 @@
 existing ``blazingmq`` wheel from PyPI, in one run against one local broker.
 
     python -m benchmarks [--count 200000] [--quick] [--no-official] [--no-bmqtool]
+    python -m benchmarks --compare OLD.json [NEW.json]
 
 Every Python workload (``workload.py``) runs in its own process: the same
 script under this package and under the official wheel (installed on demand
@@ -35,6 +36,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from blazingmq.testing import find_broker_executable, start_broker
+
+from .compare import compare_files, load_table
 
 HERE = Path(__file__).resolve().parent
 WORKLOAD = HERE / "workload.py"
@@ -552,7 +555,18 @@ def main() -> None:
                         help="rounds of every comparison (the table shows the median; not the soak)")
     parser.add_argument("--quick", action="store_true", help="small counts and one round, for a smoke test")
     parser.add_argument("--output", type=Path, default=HERE / "results", help="folder for the JSON and PNG")
+    parser.add_argument("--compare", type=Path, nargs="+", metavar="REPORT",
+                        help="OLD.json: after the run, print each row's change against that earlier report; "
+                             "OLD.json NEW.json: compare two reports without running anything")
     args = parser.parse_args()
+    if args.compare:
+        if len(args.compare) > 2:
+            parser.error("--compare takes OLD.json, or OLD.json NEW.json")
+        old_report = args.compare[0]
+        load_table(old_report)  # fails now, not after a long run
+        if len(args.compare) == 2:
+            print("\n".join(compare_files(old_report, args.compare[1])))
+            return
     if args.quick:
         args.count, args.latency_count, args.soak_count, args.repeat = 5_000, 1_000, 20_000, 1
     if args.repeat < 1:
@@ -617,6 +631,9 @@ def main() -> None:
     _chart(rows, chart, f"blazingmq vs bmqtool (C++) and the PyPI wheel — {args.count} msgs, "
                         f"median of {args.repeat} round{'s' if args.repeat > 1 else ''}, {stamp}")
     print(f"\nreport: {report}\nchart:  {chart}")
+    if args.compare:
+        print()
+        print("\n".join(compare_files(args.compare[0], report)))
 
 
 if __name__ == "__main__":
