@@ -16,20 +16,19 @@
 #ifndef INCLUDED_BMQPY_SESSION
 #define INCLUDED_BMQPY_SESSION
 
+#include "bmqpy_callbackthread.h"  // for the binding: inCallbackThread
+#include "bmqpy_cursors.h"
+#include "bmqpy_healthmonitor.h"
+#include "bmqpy_resultnames.h"
+
 #include <bmqa_confirmeventbuilder.h>
-#include <bmqa_manualhosthealthmonitor.h>
-#include <bmqa_message.h>
 #include <bmqa_messageevent.h>
 #include <bmqa_messageeventbuilder.h>
-#include <bmqa_messageiterator.h>
-#include <bmqa_messageproperties.h>
 #include <bmqa_queueid.h>
 #include <bmqa_session.h>
 #include <bmqa_sessionevent.h>
 #include <bmqt_queueoptions.h>
 #include <bmqt_sessionoptions.h>
-
-#include <bdlbb_blob.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -45,7 +44,6 @@ namespace bmqpy {
 
 namespace bmqa  = BloombergLP::bmqa;
 namespace bmqt  = BloombergLP::bmqt;
-namespace bdlbb = BloombergLP::bdlbb;
 
 // Result codes of our own, outside every libbmq enum's range.
 enum {
@@ -157,26 +155,6 @@ struct QueueOptionsSpec {
     // that receives everything); when true, `subscriptions` replace them.
     bool hasSubscriptions            = false;
     std::vector<SubscriptionSpec> subscriptions;
-};
-
-/// Whether the calling thread is a session's pump thread, running the
-/// program's callbacks.  Blocking session calls made from there would
-/// deadlock (`stop` waits for that very thread).
-bool inCallbackThread();
-
-/// A manual host health monitor shared with every session that uses it.
-class HealthMonitor {
-  public:
-    HealthMonitor();
-    void setHealthy();
-    void setUnhealthy();
-    const bsl::shared_ptr<bmqa::ManualHostHealthMonitor>& monitor() const
-    {
-        return d_monitor;
-    }
-
-  private:
-    bsl::shared_ptr<bmqa::ManualHostHealthMonitor> d_monitor;
 };
 
 class Session {
@@ -423,72 +401,6 @@ class Session {
     std::atomic<bool> d_stopping;
     std::atomic<bool> d_deliveryStopped;  // see `stopDelivery`
 };
-
-/// Walks the messages of a libbmq message event (PUSH or ACK).
-class MessageCursor {
-  public:
-    explicit MessageCursor(const bmqa::MessageEvent& event);
-    bool next();
-
-    int       eventType() const { return d_type; }
-    int       queueSlot() const;
-    long long correlationId() const;
-    /// The correlation id of the subscription a PUSH message matched, or 0
-    /// when the queue has no subscriptions of ours.
-    long long subscriptionId() const;
-    int       ackStatus() const { return d_message->ackStatus(); }
-    bool      hasGuid() const;
-    void      loadGuid(unsigned char* out16) const;
-    int       dataSize() const { return d_message->dataSize(); }
-    /// Copy the payload into `out`, which has room for `dataSize()` bytes.
-    void      copyData(char* out) const;
-    bool      hasProperties() const { return d_message->hasProperties(); }
-    int loadProperties(bmqa::MessageProperties* properties) const
-    {
-        return d_message->loadProperties(properties);
-    }
-
-  private:
-    bmqa::MessageIterator d_iterator;
-    const bmqa::Message*  d_message;
-    int                   d_type;
-};
-
-/// Set one property; `type` is a `bmqt::PropertyType::Enum`.  Integer-like
-/// types (BOOL, CHAR, SHORT, INT32, INT64) take `integer`; STRING and BINARY
-/// take `bytes`/`length`.  Return libbmq's result code (0 on success).
-int setProperty(bmqa::MessageProperties* properties,
-                const char*              name,
-                size_t                   nameLength,
-                int                      type,
-                long long                integer,
-                const char*              bytes,
-                size_t                   length);
-
-/// Walks the properties of a received message.
-class PropertyCursor {
-  public:
-    explicit PropertyCursor(const bmqa::MessageProperties& properties);
-    bool next() { return d_iterator.hasNext(); }
-
-    const char* name() const { return d_iterator.name().data(); }
-    size_t      nameLength() const { return d_iterator.name().size(); }
-    int         type() const { return d_iterator.type(); }
-    /// The value of a BOOL, CHAR, SHORT, INT32 or INT64 property.
-    long long   integer() const;
-    /// The value of a STRING or BINARY property.
-    const char* bytes() const;
-    size_t      length() const;
-
-  private:
-    bmqa::MessagePropertiesIterator d_iterator;
-};
-
-/// The name of a `bmqt::EventBuilderResult`, `PostResult` or
-/// `GenericResult` code.
-const char* eventBuilderResultName(int code);
-const char* postResultName(int code);
-const char* genericResultName(int code);
 
 }  // close namespace bmqpy
 

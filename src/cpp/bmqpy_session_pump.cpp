@@ -1,0 +1,168 @@
+// bmqpy_session_pump.cpp                                            -*-C++-*-
+//
+// `Session`: the events handed to the binding.  libbmq's event threads only
+// queue them (no GIL); the session's pump thread hands everything queued so
+// far to the binding in one batch.
+#include "bmqpy_session.h"
+
+#include "bmqpy_callbackthread.h"
+#include "bmqpy_resultnames.h"
+
+#include <bmqt_correlationid.h>
+#include <bmqt_messageeventtype.h>
+#include <bmqt_sessioneventtype.h>
+
+namespace bmqpy {
+
+namespace {
+
+bool isQueueEvent(int type)
+{
+    switch (type) {
+    case bmqt::SessionEventType::e_QUEUE_OPEN_RESULT:
+    case bmqt::SessionEventType::e_QUEUE_REOPEN_RESULT:
+    case bmqt::SessionEventType::e_QUEUE_CLOSE_RESULT:
+    case bmqt::SessionEventType::e_QUEUE_CONFIGURE_RESULT:
+    case bmqt::SessionEventType::e_QUEUE_SUSPENDED:
+    case bmqt::SessionEventType::e_QUEUE_RESUMED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+}  // close unnamed namespace
+
+void Session::enqueueOperationResult(long long          requestId,
+                                     int                slot,
+                                     int                status,
+                                     const char*        statusName,
+                                     const bsl::string& description)
+{
+    PendingEvent      pending;
+    SessionEventInfo& info = pending.sessionEvent;
+    pending.isMessageEvent = false;
+    info.type              = k_OPERATION_RESULT;
+    info.status            = status;
+    info.statusName        = statusName;
+    info.description.assign(description.data(), description.size());
+    info.queueSlot = slot;
+    info.requestId = requestId;
+    enqueue(std::move(pending));
+}
+
+void Session::enqueueSessionEvent(const bmqa::SessionEvent& event)
+{
+    const int type = event.type();
+    if (type == bmqt::SessionEventType::e_CHANNEL_LOW_WATERMARK) {
+        {
+            std::lock_guard<std::mutex> guard(d_channelMutex);
+            d_channelFull = false;
+        }
+        sendHeld();  // held posts that libbmq refused go first
+        d_channelCondition.notify_all();
+    }
+    else if (type == bmqt::SessionEventType::e_CHANNEL_HIGH_WATERMARK) {
+        std::lock_guard<std::mutex> guard(d_channelMutex);
+        d_channelFull = true;
+    }
+
+    PendingEvent      pending;
+    SessionEventInfo& info = pending.sessionEvent;
+    pending.isMessageEvent = false;
+    info.type              = type;
+    info.status            = event.statusCode();
+    info.statusName        = sessionEventStatusName(type, info.status);
+    info.description.assign(event.errorDescription().data(),
+                            event.errorDescription().size());
+    info.queueSlot = -1;
+    info.requestId = 0;
+    const bmqt::CorrelationId& correlationId = event.correlationId();
+    if (correlationId.isNumeric()) {
+        // Queue events carry the queue's correlation id, which is its slot.
+        info.queueSlot = static_cast<int>(correlationId.theNumeric());
+    }
+    else if (isQueueEvent(type)) {
+        // `queueId()` asserts unless the event is about exactly one queue.
+        const bmqa::QueueId queueId = event.queueId();
+        if (queueId.correlationId().isNumeric()) {
+            info.queueSlot =
+                static_cast<int>(queueId.correlationId().theNumeric());
+        }
+    }
+    enqueue(std::move(pending));
+}
+
+void Session::enqueueMessageEvent(const bmqa::MessageEvent& event)
+{
+    if (d_stopping && event.type() == bmqt::MessageEventType::e_PUSH) {
+        return;  // unconfirmed: the broker delivers it again
+    }
+    PendingEvent pending;
+    pending.isMessageEvent = true;
+    pending.messageEvent   = event;  // shares libbmq's event, no copy
+    // ACK events never wait for room: what comes after them in libbmq's
+    // queue (the CHANNEL_LOW_WATERMARK that releases waiting posts) must not
+    // wait for the program's callbacks to catch up.  They are bounded by the
+    // posts in flight, and libbmq would hold them anyway.
+    enqueue(std::move(pending),
+            event.type() != bmqt::MessageEventType::e_ACK);
+}
+
+void Session::enqueue(PendingEvent&& event, bool waitForRoom)
+{
+    // Enough to batch a burst of events; beyond it libbmq's own event queue
+    // takes the pressure (and reports slow-consumer events).
+    const size_t k_MAX_PENDING = 1024;
+    {
+        std::unique_lock<std::mutex> lock(d_pendingMutex);
+        if (waitForRoom) {
+            d_spaceCondition.wait(lock, [this, k_MAX_PENDING] {
+                return d_pending.size() < k_MAX_PENDING || d_pumpExit;
+            });
+        }
+        d_pending.push_back(std::move(event));
+    }
+    d_pendingCondition.notify_one();
+}
+
+void Session::takePendingEvents(std::vector<PendingEvent>* batch)
+{
+    {
+        std::lock_guard<std::mutex> guard(d_pendingMutex);
+        batch->insert(batch->end(),
+                      std::make_move_iterator(d_pending.begin()),
+                      std::make_move_iterator(d_pending.end()));
+        d_pending.clear();
+    }
+    d_spaceCondition.notify_all();
+}
+
+void Session::pump()
+{
+    std::vector<PendingEvent> batch;
+    for (;;) {
+        {
+            std::unique_lock<std::mutex> lock(d_pendingMutex);
+            d_pendingCondition.wait(lock, [this] {
+                return !d_pending.empty() || d_pumpExit;
+            });
+            if (d_pending.empty()) {
+                return;  // told to exit, and everything was handed over
+            }
+        }
+        {
+            CallbackScope scope(this);
+            // The callback waits for the GIL before it takes the events:
+            // while another Python thread holds the GIL (up to the
+            // interpreter's switch interval), the events keep coming, and
+            // all of them go in this batch.  Confirms made by the callbacks
+            // join one CONFIRM event, sent when the batch is done.
+            d_onEvents(this, &batch);
+        }
+        flushConfirms();
+        batch.clear();  // releases libbmq's events before waiting again
+    }
+}
+
+}  // close namespace bmqpy
