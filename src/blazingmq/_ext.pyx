@@ -193,6 +193,27 @@ cdef enum:
 QUEUE_NOT_OPEN = k_QUEUE_NOT_OPEN
 BW_LIMIT = 100  # bmqt::PostResult::e_BW_LIMIT
 
+# Statistics: ACK result codes are counted by index (`_ack_index`), session
+# events by `bmqt::SessionEventType` (-3 to 18, offset by 3).
+cdef enum:
+    _ACK_INDEXES = 15
+    _EVENT_TYPE_OFFSET = 3
+    _EVENT_TYPES = 24
+
+
+cdef inline int _ack_index(int code) noexcept nogil:
+    """0-8 for the generic codes 0 to -8, 9-13 for -100 to -104, 14 for any
+    other code."""
+    if -8 <= code <= 0:
+        return -code
+    if -104 <= code <= -100:
+        return 9 + (-100 - code)
+    return 14
+
+
+# The ACK result code each index stands for (14: none in particular).
+ACK_CODES_BY_INDEX = (0, -1, -2, -3, -4, -5, -6, -7, -8, -100, -101, -102, -103, -104, None)
+
 # --------------------------------------------------------------------------
 # Small conversions
 
@@ -463,6 +484,20 @@ cdef class SessionHandle:
     # Marks the messages this session received (a token rather than the
     # handle, so that a kept message does not keep a libbmq session alive).
     cdef readonly object receiver_token
+    # Statistics (see ``stats``).  Each is counted where the event already
+    # holds the GIL (a post or confirm call, the callback thread's loop over
+    # a batch), so a count is one C increment: no atomic, no lock, no Python
+    # object.  Read under the GIL too.
+    cdef long long posted_messages
+    cdef long long posted_bytes
+    cdef long long received_messages
+    cdef long long received_bytes
+    cdef long long confirmed_messages
+    cdef long long ack_counts[_ACK_INDEXES]
+    cdef long long event_counts[_EVENT_TYPES]
+    # Posts (or post_many calls) that found the channel full, or the
+    # unacknowledged limits reached; counted by the Python layer.
+    cdef public long long channel_waits
 
     def __cinit__(self):
         self.session = NULL
@@ -691,7 +726,10 @@ cdef class SessionHandle:
                                    props, ack_id, compression)
         finally:
             del props
-        if rc != 0 and ack_id != 0:
+        if rc == 0:
+            self.posted_messages += 1
+            self.posted_bytes += payload_size
+        elif ack_id != 0:
             del self.ack_callbacks[ack_id]
         return rc, build_result
 
@@ -745,6 +783,12 @@ cdef class SessionHandle:
                                                 compression)
         finally:
             del props
+        self.posted_messages += posted
+        if posted == count:
+            self.posted_bytes += total_bytes
+        else:
+            for i in range(posted):
+                self.posted_bytes += lengths[i]
         if first_ack_id != 0:
             # No ACK will come for the messages libbmq did not take.
             for i in range(posted, count):
@@ -769,6 +813,8 @@ cdef class SessionHandle:
         with nogil:
             rc = self.session.confirmBatch(slot_array.data(),
                                            <const unsigned char*>guid_array.data(), count)
+        if rc == 0:
+            self.confirmed_messages += count
         return rc
 
     def wait_for_channel(self, double timeout):
@@ -782,7 +828,30 @@ cdef class SessionHandle:
     def confirm(self, int slot, bytes guid):
         """Confirm the message with the 16-byte ``guid``; return libbmq's
         result code."""
-        return self.session.confirm(slot, <const unsigned char*>PyBytes_AS_STRING(guid))
+        cdef int rc = self.session.confirm(slot, <const unsigned char*>PyBytes_AS_STRING(guid))
+        if rc == 0:
+            self.confirmed_messages += 1
+        return rc
+
+    def stats(self):
+        """The counts behind ``Session.stats()``: ``(posted messages, posted
+        bytes, received messages, received bytes, confirmed messages, ACKs
+        by index (see ``ACK_CODES_BY_INDEX``), session events by type
+        (``{type: count}``, non-zero only), posts awaiting their ACK,
+        channel waits)``."""
+        cdef int i
+        return (
+            self.posted_messages,
+            self.posted_bytes,
+            self.received_messages,
+            self.received_bytes,
+            self.confirmed_messages,
+            [self.ack_counts[i] for i in range(_ACK_INDEXES)],
+            {i - _EVENT_TYPE_OFFSET: self.event_counts[i]
+             for i in range(_EVENT_TYPES) if self.event_counts[i] != 0},
+            len(self.ack_callbacks),
+            self.channel_waits,
+        )
 
     @property
     def stopping(self):
@@ -817,6 +886,9 @@ cdef void _on_events(Session* session, vector[PendingEvent]* batch) noexcept wit
 
 
 cdef void _on_session_event(SessionHandle handle, const SessionEventInfo& info) noexcept:
+    cdef int index = info.type + _EVENT_TYPE_OFFSET
+    if 0 <= index < _EVENT_TYPES:
+        handle.event_counts[index] += 1
     try:
         if info.type == k_OPERATION_RESULT:
             handle.events.operation_done(
@@ -865,26 +937,27 @@ cdef int _deliver_acks(SessionHandle handle, MessageCursor* cursor) except -1:
     cdef tuple entry
     cdef long long delivered = 0
     cdef long long delivered_bytes = 0
+    cdef int code
     try:
         while cursor.next():
+            code = cursor.ackStatus()
+            handle.ack_counts[_ack_index(code)] += 1
             entry = callbacks.pop(cursor.correlationId(), None)
             if entry is None:
                 continue  # a post that asked for no ACK (libbmq NACKs those too)
             delivered += 1
             delivered_bytes += <long long>entry[2]
-            _deliver_ack(handle, cursor, entry, uris)
+            _deliver_ack(handle, cursor, code, entry, uris)
     finally:
         # Posts waiting for the session's unacknowledged limits resume.
         handle.session.acksDelivered(delivered, delivered_bytes)
     return 0
 
 
-cdef inline int _deliver_ack(SessionHandle handle, MessageCursor* cursor, tuple entry,
-                             dict uris) except -1:
-    cdef int code
+cdef inline int _deliver_ack(SessionHandle handle, MessageCursor* cursor, int code,
+                             tuple entry, dict uris) except -1:
     on_ack, slot, _ = entry
     ack = bmqpy_allocate(Ack)
-    code = cursor.ackStatus()
     status = ACK_STATUS_BY_CODE.get(code)
     bmqpy_set_slot(_ACK_STATUS, ack, status if status is not None else ack_status_from_code(code))
     bmqpy_set_slot(_ACK_GUID, ack, _guid(cursor) if code == 0 and cursor.hasGuid() else None)
@@ -915,6 +988,8 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
         data = PyBytes_FromStringAndSize(NULL, size)
         if size > 0:
             cursor.copyData(PyBytes_AS_STRING(data))
+        handle.received_messages += 1
+        handle.received_bytes += size
         message = bmqpy_allocate(Message)
         bmqpy_set_slot(_MESSAGE_DATA, message, data)
         bmqpy_set_slot(_MESSAGE_GUID, message, _guid(cursor))

@@ -21,6 +21,8 @@ from ._messages import Ack, Message, MessageHandle
 from ._monitors import BasicHealthMonitor
 from ._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Subscription, Timeouts
 from ._properties import encode_properties
+from ._stats import SessionStats
+from ._stats import stats_from_counts as _stats_from_counts
 from ._typing import PropertyValueDict
 from ._version import __version__
 from .exceptions import BandwidthLimitError, BrokerTimeoutError, Error
@@ -43,6 +45,7 @@ _post_result_name = _ext.post_result_name
 _generic_result_name = _ext.generic_result_name
 _BW_LIMIT = _ext.BW_LIMIT
 _QUEUE_NOT_OPEN = _ext.QUEUE_NOT_OPEN
+_ACK_CODES_BY_INDEX = _ext.ACK_CODES_BY_INDEX
 
 _QUEUE_READ = 1 << 1  # bmqt::QueueFlags::e_READ
 _QUEUE_WRITE = 1 << 2  # bmqt::QueueFlags::e_WRITE
@@ -1118,6 +1121,7 @@ class Session:
         if rc == 0:
             return
         if rc == _BW_LIMIT:
+            self._count_channel_wait()
             rc, build_rc = self._post_when_channel_drains(queue, message, encoded, on_ack)
             if rc == 0:
                 return
@@ -1129,6 +1133,11 @@ class Session:
         if rc == _BW_LIMIT:
             raise BandwidthLimitError(text)
         raise Error(text)
+
+    def _count_channel_wait(self) -> None:
+        """A post found the channel full (or the unacknowledged limits
+        reached): counted in :meth:`stats`."""
+        self._handle.channel_waits += 1
 
     def _post_when_channel_drains(
         self, queue: _Queue, message: bytes, encoded: Any, on_ack: Optional[OnAck]
@@ -1219,6 +1228,8 @@ class Session:
             if rc == 0:
                 continue
             if rc == _BW_LIMIT:
+                if deadline is None:
+                    self._count_channel_wait()
                 if posted or deadline is None:
                     deadline = time.monotonic() + self._channel_write_timeout
                 remaining = deadline - time.monotonic()
@@ -1336,6 +1347,21 @@ class Session:
             # the messages stop() no longer hands over.
             return
         raise Error(f"Failed to confirm message [{guid.hex().upper()}]: {rc}")
+
+    def stats(self) -> SessionStats:
+        """A snapshot of what this session has done so far: messages and
+        bytes posted, ACKs by status, messages received and confirmed,
+        posts awaiting their ACK, reconnections, waits for the channel.
+
+        Cheap (a handful of integers are copied); counting them costs the
+        hot paths nothing measurable, whether or not this is ever called.
+        May be called at any time, from any thread (callbacks included),
+        also after :meth:`stop` (the final counts).
+
+        Returns:
+            SessionStats: The counts, as of this call.
+        """
+        return _stats_from_counts(self._handle.stats(), _ACK_CODES_BY_INDEX)
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "running"

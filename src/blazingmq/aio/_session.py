@@ -41,6 +41,7 @@ from .._messages import Ack
 from .._messages import Message as _SyncMessage
 from .._monitors import BasicHealthMonitor
 from .._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Subscription, Timeouts
+from .._stats import SessionStats
 from .._typing import PropertyTypeDict, PropertyValueDict
 from ..exceptions import BandwidthLimitError, Error
 from ..session_events import ChannelLowWatermark, SessionEvent
@@ -155,6 +156,12 @@ class _LoopSession(_session.Session):
     constructor; :meth:`Session.start` awaits its ``_start_future()``."""
 
     _connect_on_init = False
+    _instrument_methods = False
+
+    def _count_channel_wait(self) -> None:
+        # Counted by blazingmq.aio.Session, once per post (this session
+        # sees every retry of a waiting post).
+        pass
 
 
 def _wake(waiters: List["asyncio.Future[None]"]) -> None:
@@ -605,6 +612,7 @@ class Session:
                 self._pending_acks.add(future)
                 return future
         # Behind the messages already waiting, so that order is kept.
+        session._handle.channel_waits += 1
         deadline = self._loop.time() + self._channel_write_timeout
         self._waiting_posts.append(
             (future, deadline, (queue_uri, message, properties, property_type_overrides, on_ack))
@@ -632,8 +640,13 @@ class Session:
         """
         session = self._running()
         if self._waiting_posts:
+            session._handle.channel_waits += 1
             raise BandwidthLimitError(f"Failed to post message to {queue_uri} queue: BW_LIMIT")
-        session.post(queue_uri, message, properties, property_type_overrides)
+        try:
+            session.post(queue_uri, message, properties, property_type_overrides)
+        except BandwidthLimitError:
+            session._handle.channel_waits += 1
+            raise
 
     async def _post_when_channel_drains(self) -> None:
         """Post the messages that found the channel full, in order: retried
@@ -778,6 +791,14 @@ class Session:
                 self._session.confirm(message)
             except Error as error:
                 _logger.warning("message %s not confirmed: %s", message.guid.hex().upper(), error)
+
+    def stats(self) -> SessionStats:
+        """A snapshot of what this session has done so far; see
+        :meth:`blazingmq.Session.stats`.  ``messages_received`` counts the
+        messages that reached the session (whether or not :meth:`messages`
+        has yielded them yet).  May be called at any time, also before
+        :meth:`start` and after :meth:`stop`."""
+        return self._session.stats()
 
     def __repr__(self) -> str:
         state = {_NEW: "new", _STARTING: "starting", _RUNNING: "running", _STOPPING: "stopping"}.get(
