@@ -18,6 +18,7 @@ import weakref
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
+from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 
 from blazingmq._enums import ACK_STATUS_BY_CODE, PROPERTY_TYPE_BY_CODE, ack_status_from_code
@@ -166,6 +167,24 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
     const char* postResultName(int)
     const char* genericResultName(int)
 
+cdef extern from "bmqpy_spanrecords.h" namespace "bmqpy" nogil:
+    cdef cppclass SpanRecord:
+        cbool isStart
+        long long spanId
+        long long parentId
+        long long tracerId
+        string operation
+        long long timeNs
+        vector[pair[string, string]] baggage
+
+    void takeSpanRecords(vector[SpanRecord]*, unsigned long long*, double)
+    cbool waitForSpanRecords(double)
+    void resetSpanRecordsAfterFork()
+
+cdef extern from "bmqpy_dtcontext.h" namespace "bmqpy" nogil:
+    cdef cppclass CallerSpanScope:
+        CallerSpanScope(long long)
+
 cdef extern from "bmqpy_log.h" namespace "bmqpy" nogil:
     cdef cppclass LogRecord:
         string category
@@ -280,6 +299,51 @@ def reset_log_bridge_after_fork():
     resetLogBridgeAfterFork()
 
 
+def take_span_records(double timeout):
+    """Wait up to ``timeout`` seconds, without the GIL, for the starts and
+    ends of libbmq's spans (see ``src/cpp/bmqpy_spanrecords.h``).
+
+    Return ``(records, dropped)``: each record is ``(is_start, span_id,
+    parent_id, tracer_id, operation, time_ns, baggage)`` (``baggage`` a
+    dict of str); ``dropped`` counts records lost to a full queue.
+    """
+    cdef vector[SpanRecord] records
+    cdef unsigned long long dropped = 0
+    cdef SpanRecord record
+    cdef pair[string, string] entry
+    with nogil:
+        takeSpanRecords(&records, &dropped, timeout)
+    result = []
+    for record in records:
+        baggage = {}
+        for entry in record.baggage:
+            baggage[entry.first.decode("utf-8", "replace")] = entry.second.decode("utf-8", "replace")
+        result.append((
+            record.isStart,
+            record.spanId,
+            record.parentId,
+            record.tracerId,
+            record.operation.decode("utf-8", "replace"),
+            record.timeNs,
+            baggage,
+        ))
+    return result, dropped
+
+
+def wait_for_span_records(double timeout):
+    """Wait up to ``timeout`` seconds, without the GIL, until a span record
+    is queued; return whether one is."""
+    cdef cbool ready
+    with nogil:
+        ready = waitForSpanRecords(timeout)
+    return ready
+
+
+def reset_span_records_after_fork():
+    """In a child after ``fork()``: start the span record queue afresh."""
+    resetSpanRecordsAfterFork()
+
+
 cdef void _fill_queue_options(QueueOptionsSpec* spec, tuple options) except *:
     """``options`` is (max_unconfirmed_messages, max_unconfirmed_bytes,
     consumer_priority, suspends_on_bad_host_health, subscriptions), each
@@ -380,6 +444,22 @@ cdef extern from *:
     }
     """
     void bmqpy_setHealthMonitor(SessionConfig*, HealthMonitor*)
+
+
+cdef extern from *:
+    """
+    #include "bmqpy_dtcontext.h"
+    #include "bmqpy_dttracer.h"
+    // libbmq's spans of the session's control operations are queued for
+    // the Python tracer `tracerId` (see bmqpy_dttracer.h).
+    static inline void bmqpy_enableTracing(bmqpy::SessionConfig* config,
+                                           long long tracerId)
+    {
+        config->traceContext = bmqpy::threadContext();
+        config->tracer = bsl::make_shared<bmqpy::DTTracer>(tracerId);
+    }
+    """
+    void bmqpy_enableTracing(SessionConfig*, long long)
 
 
 # --------------------------------------------------------------------------
@@ -531,10 +611,13 @@ cdef class SessionHandle:
         authn_credential=None,
         long long max_unacked_posts=0,
         long long max_unacked_bytes=0,
+        long long control_tracer_id=0,
     ):
         """``authn_credential``: None, a ``(mechanism, data)`` pair of
         bytes, or a callable returning such a pair or None (called on a
-        libbmq thread)."""
+        libbmq thread).  ``control_tracer_id``: not 0, libbmq's spans of
+        control operations are queued for ``take_span_records`` with that
+        tracer id."""
         cdef SessionConfig config
         config.brokerUri = broker_uri
         config.processName = process_name
@@ -554,6 +637,8 @@ cdef class SessionHandle:
         config.maxUnackedBytes = max_unacked_bytes
         if monitor is not None:
             bmqpy_setHealthMonitor(&config, monitor.monitor)
+        if control_tracer_id != 0:
+            bmqpy_enableTracing(&config, control_tracer_id)
         if callable(authn_credential):
             self.authn_provider = authn_credential
             config.authnCredentialFn = _authn_credential
@@ -589,20 +674,30 @@ cdef class SessionHandle:
         self.session = NULL
         self.stopped = True
 
-    def start_async(self, timeout):
+    # The control operations take ``caller_span``: 0, or the id of the
+    # program's span that libbmq's spans of the operation are children of
+    # (see ``src/cpp/bmqpy_dtcontext.h``).
+
+    def start_async(self, timeout, long long caller_span=0):
         """Start connecting; return 0 or a ``bmqt::GenericResult`` code.  The
         outcome comes as a ``Connected`` or ``ConnectionTimeout`` event."""
         cdef double seconds = _seconds(timeout)
         cdef int rc
+        cdef CallerSpanScope* scope
         with nogil:
+            scope = new CallerSpanScope(caller_span)
             rc = self.session.startAsync(seconds)
+            del scope
         return rc
 
-    def stop(self):
+    def stop(self, long long caller_span=0):
         """Disconnect and wait for every callback to return.  Blocks without
         the GIL; idempotent."""
+        cdef CallerSpanScope* scope
         with nogil:
+            scope = new CallerSpanScope(caller_span)
             self.session.stop()
+            del scope
         self.stopped = True
         # libbmq delivers nothing more; ACKs still owed will never come.
         self.ack_callbacks.clear()
@@ -624,31 +719,41 @@ cdef class SessionHandle:
     # callback thread.
 
     def open_queue_async(self, int slot, str uri, unsigned long long flags, tuple options,
-                         timeout, long long request_id):
+                         timeout, long long request_id, long long caller_span=0):
         """Start opening ``uri`` in its reserved slot."""
         cdef QueueOptionsSpec spec
         cdef string curi = uri.encode()
         cdef double seconds = _seconds(timeout)
         cdef int rc
+        cdef CallerSpanScope* scope
         _fill_queue_options(&spec, options)
         with nogil:
+            scope = new CallerSpanScope(caller_span)
             rc = self.session.openQueueAsync(slot, curi, flags, spec, seconds, request_id)
+            del scope
         return rc
 
-    def configure_queue_async(self, int slot, tuple options, timeout, long long request_id):
+    def configure_queue_async(self, int slot, tuple options, timeout, long long request_id,
+                              long long caller_span=0):
         cdef QueueOptionsSpec spec
         cdef double seconds = _seconds(timeout)
         cdef int rc
+        cdef CallerSpanScope* scope
         _fill_queue_options(&spec, options)
         with nogil:
+            scope = new CallerSpanScope(caller_span)
             rc = self.session.configureQueueAsync(slot, spec, seconds, request_id)
+            del scope
         return rc
 
-    def close_queue_async(self, int slot, timeout, long long request_id):
+    def close_queue_async(self, int slot, timeout, long long request_id, long long caller_span=0):
         cdef double seconds = _seconds(timeout)
         cdef int rc
+        cdef CallerSpanScope* scope
         with nogil:
+            scope = new CallerSpanScope(caller_span)
             rc = self.session.closeQueueAsync(slot, seconds, request_id)
+            del scope
         return rc
 
     def get_queue_options(self, int slot):

@@ -68,6 +68,11 @@ _WAIT_SLICE = 0.1
 # Ids of queue operations in flight, unique across sessions.
 _request_ids = itertools.count(1)
 
+# Set by `blazingmq.otel.instrument()`: makes the telemetry of each new
+# session (see `blazingmq.otel._Instrumentation`).  While it is None,
+# sessions are not instrumented and nothing of OpenTelemetry is imported.
+_instrumentation: Any = None
+
 OnSessionEvent = Callable[[SessionEvent], Any]
 OnOperationDone = Callable[[int, str, str], None]
 OnMessage = Callable[[Message, MessageHandle], Any]
@@ -543,6 +548,16 @@ class Session:
         elif authn_credential is not None:
             authn = _encode_credential(authn_credential, "authn_credential")
 
+        # Chosen once: an instrumented session gets traced stand-ins for its
+        # per-message methods and callback; any other runs the plain code.
+        instrumentation = _instrumentation
+        self._instrumentation = instrumentation
+        self._telemetry: Any = None
+        if instrumentation is not None:
+            self._telemetry = instrumentation.new_session(broker_bytes.decode("utf-8", "replace"))
+            if on_message is not None and self._instrument_methods:
+                on_message = instrumentation.wrap_on_message(self._telemetry, on_message)
+
         self._on_session_event = on_session_event
         self._on_message = on_message
         self._compression = message_compression_algorithm.value
@@ -577,9 +592,12 @@ class Session:
             authn,
             max_unacked_posts,
             max_unacked_bytes,
+            self._telemetry.control_tracer_id if self._telemetry is not None else 0,
         )
         self._receiver_token = self._handle.receiver_token
         self._connect_timeout = timeouts.connect_timeout
+        if instrumentation is not None:
+            instrumentation.session_created(self, self._telemetry, self._instrument_methods)
         if self._connect_on_init:
             connected = self._start_future()
             try:
@@ -595,18 +613,28 @@ class Session:
     # not started connecting, then awaits ``_start_future()`` and calls
     # ``_finish_start()`` (or ``_abort_start()`` if that failed).
     _connect_on_init = True
+    # Whether an instrumented session traces its own post, confirm and
+    # on_message (``blazingmq.aio`` traces at its own level instead).
+    _instrument_methods = True
 
     def _start_future(self) -> "concurrent.futures.Future[None]":
         """Start connecting; the future completes on the callback thread,
         after ``Connected`` has been delivered, or fails with
         :class:`BrokerTimeoutError`/:class:`Error`."""
         connected = self._events.expect_connection()
-        rc = self._handle.start_async(self._connect_timeout)
+        rc = self._handle.start_async(self._connect_timeout, self._caller_span())
         if rc != 0:
             self._events._connecting = None
             message = f"Failed to start session: {_generic_result_name(rc)}"
             connected.set_exception(BrokerTimeoutError(message) if rc == _TIMEOUT_CODE else Error(message))
         return connected
+
+    def _caller_span(self) -> int:
+        """For a control operation about to call libbmq: 0, or, in an
+        instrumented session, the id under which the current span was
+        registered as the parent of libbmq's spans of the operation."""
+        telemetry = self._telemetry
+        return 0 if telemetry is None else int(telemetry.caller_span())
 
     def _finish_start(self) -> None:
         self._stopped = False
@@ -708,7 +736,9 @@ class Session:
         if self._stopped:
             return
         self._check_not_in_callback("stop")
-        self._handle.stop()
+        self._handle.stop(self._caller_span())
+        if self._telemetry is not None:
+            self._telemetry.drain_control_spans()
         self._events.cancel_all()
         self._stopped = True
         self._queues.clear()
@@ -873,7 +903,7 @@ class Session:
         try:
             handle.open_queue_async(
                 slot, queue_uri, flags, options_tuple,
-                seconds if seconds is not None else self._open_timeout, request_id,
+                seconds if seconds is not None else self._open_timeout, request_id, self._caller_span(),
             )
         except BaseException:
             self._events._operations.pop(request_id, None)
@@ -941,7 +971,11 @@ class Session:
 
         request_id = self._events.add_operation(on_done)
         rc = self._handle.configure_queue_async(
-            queue.slot, options_tuple, seconds if seconds is not None else self._configure_timeout, request_id
+            queue.slot,
+            options_tuple,
+            seconds if seconds is not None else self._configure_timeout,
+            request_id,
+            self._caller_span(),
         )
         if rc == _QUEUE_NOT_OPEN:
             self._events._operations.pop(request_id, None)
@@ -1006,7 +1040,7 @@ class Session:
 
         request_id = self._events.add_operation(on_done)
         rc = handle.close_queue_async(
-            queue.slot, seconds if seconds is not None else self._close_timeout, request_id
+            queue.slot, seconds if seconds is not None else self._close_timeout, request_id, self._caller_span()
         )
         if rc == _QUEUE_NOT_OPEN:
             self._events._operations.pop(request_id, None)

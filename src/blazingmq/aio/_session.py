@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextvars
 import functools
 import logging
 from typing import (
@@ -92,8 +93,9 @@ class Message:
             or None if the queue has no subscriptions.
     """
 
+    # `_span`: set only by an instrumented session (see blazingmq.otel).
     __slots__ = (
-        "data", "guid", "queue_uri", "properties", "property_types", "subscription", "_message", "_session"
+        "data", "guid", "queue_uri", "properties", "property_types", "subscription", "_message", "_session", "_span"
     )
 
     data: bytes
@@ -292,6 +294,9 @@ class Session:
             max_unacked_bytes=max_unacked_bytes,
             authn_credential=authn_credential,
         )
+        instrumentation = self._session._instrumentation
+        if instrumentation is not None:
+            instrumentation.aio_session_created(self, self._session._telemetry)
 
     @classmethod
     def with_options(
@@ -458,7 +463,10 @@ class Session:
                 operation.cancel()
             self._cancel_waiting_posts()
             loop = asyncio.get_running_loop()
-            self._stopping = loop.run_in_executor(None, self._session.stop)
+            # In this task's context, so that an instrumented session's
+            # spans of stopping are children of the caller's span.
+            context = contextvars.copy_context()
+            self._stopping = loop.run_in_executor(None, context.run, self._session.stop)
             self._stopping.add_done_callback(lambda _: self._after_stop())
         # Shielded: a cancelled `stop()` still stops.
         await asyncio.shield(self._stopping)

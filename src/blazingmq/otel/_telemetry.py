@@ -1,0 +1,327 @@
+"""What one instrumented session records: its spans and measurements.
+
+A :class:`SessionTelemetry` is made per session by
+:func:`blazingmq.otel.instrument`'s hook and holds everything that does not
+change per message (the tracer, the instruments, the attributes of the
+broker), so that the per-message work is a span, a context injection or
+extraction, and a few counter updates.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+import urllib.parse
+import weakref
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider, get_meter_provider
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
+
+from .._enums import AckStatus
+from .._messages import Ack
+from ._control_spans import control_spans
+
+__all__ = ["SessionTelemetry", "SendState"]
+
+SYSTEM = "blazingmq"
+_SCOPE = "blazingmq"
+_SCHEMA_URL = "https://opentelemetry.io/schemas/1.27.0"
+# Seconds; the semantic conventions' advice for messaging durations.
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+_DEFAULT_BROKER_PORT = 30114
+
+# Ids of the sessions (``messaging.client.id``), unique in the process.
+_client_numbers = itertools.count(1)
+
+
+class _StringGetter(Getter[Mapping[str, Any]]):
+    """Reads a propagation field from received message properties: only a
+    STRING property can carry one (a property of another type with the same
+    name is not a trace context)."""
+
+    def get(self, carrier: Mapping[str, Any], key: str) -> Optional[List[str]]:
+        value = carrier.get(key)
+        return [value] if isinstance(value, str) else None
+
+    def keys(self, carrier: Mapping[str, Any]) -> List[str]:
+        return list(carrier)
+
+
+_GETTER = _StringGetter()
+
+
+def broker_address(broker: str) -> Tuple[Optional[str], Optional[int]]:
+    """``server.address`` and ``server.port`` of a broker URI such as
+    ``tcp://localhost:30114``; libbmq uses ``BMQ_BROKER_URI`` instead when
+    that is set, and so does this."""
+    uri = os.environ.get("BMQ_BROKER_URI") or broker
+    try:
+        parsed = urllib.parse.urlsplit(uri)
+        return parsed.hostname, parsed.port or _DEFAULT_BROKER_PORT
+    except ValueError:
+        return None, None
+
+
+def _histogram(meter: Meter, name: str, description: str) -> Histogram:
+    try:
+        return meter.create_histogram(
+            name, unit="s", description=description, explicit_bucket_boundaries_advisory=_DURATION_BUCKETS
+        )
+    except TypeError:  # opentelemetry-api before 1.23 has no bucket advice
+        return meter.create_histogram(name, unit="s", description=description)
+
+
+class _Instruments:
+    """The synchronous instruments of one meter provider, shared by its
+    sessions."""
+
+    __slots__ = ("sent", "consumed", "operation_duration", "process_duration")
+
+    def __init__(self, meter: Meter) -> None:
+        self.sent: Counter = meter.create_counter(
+            "messaging.client.sent.messages",
+            unit="{message}",
+            description="Messages the producer attempted to send to the broker.",
+        )
+        self.consumed: Counter = meter.create_counter(
+            "messaging.client.consumed.messages",
+            unit="{message}",
+            description="Messages delivered to the consumer.",
+        )
+        self.operation_duration = _histogram(
+            meter,
+            "messaging.client.operation.duration",
+            "Duration of a send: from the post to its ACK (or, without on_ack, to the post's return).",
+        )
+        self.process_duration = _histogram(
+            meter, "messaging.process.duration", "Duration of processing a message (on_message, or one iteration)."
+        )
+
+
+class SessionTelemetry:
+    """The tracer, instruments and constant attributes of one session."""
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        instruments: _Instruments,
+        broker: str,
+    ) -> None:
+        self.tracer = tracer
+        self.instruments = instruments
+        self.client_id = f"{os.getpid()}-{next(_client_numbers)}"
+        address, port = broker_address(broker)
+        base: Dict[str, Any] = {"messaging.system": SYSTEM}
+        if address:
+            base["server.address"] = address
+        if port:
+            base["server.port"] = port
+        self.base_attributes = base
+        # Per queue and operation: the span attributes and the metric
+        # attributes (made once, reused for every message).
+        self._send_attributes: Dict[str, Dict[str, Any]] = {}
+        self._process_attributes: Dict[str, Dict[str, Any]] = {}
+        # The message whose `on_message` runs on this thread, and its span:
+        # `Session.confirm` of that message is an event of the span.
+        self.processing = threading.local()
+        # libbmq's spans of this session's control operations (see
+        # `_control_spans`): the id the C++ layer tags them with, and what
+        # must live as long as the session for them to be recorded.
+        self.control_tracer_id, self._control_tracer = control_spans.register(
+            tracer, {**base, "messaging.client.id": self.client_id}
+        )
+
+    def caller_span(self) -> int:
+        """Register the current span as the parent of libbmq's spans of the
+        control operation about to start; return its id."""
+        return control_spans.caller()
+
+    def drain_control_spans(self) -> None:
+        """Make the spans libbmq has ended so far (after ``stop()``, so that
+        its spans are exported before the program goes on)."""
+        control_spans.drain()
+
+    # -- attributes ---------------------------------------------------------
+
+    def send_attributes(self, queue_uri: str) -> Dict[str, Any]:
+        attributes = self._send_attributes.get(queue_uri)
+        if attributes is None:
+            attributes = {
+                **self.base_attributes,
+                "messaging.destination.name": queue_uri,
+                "messaging.operation.name": "send",
+                "messaging.operation.type": "send",
+            }
+            self._send_attributes[queue_uri] = attributes
+        return attributes
+
+    def process_attributes(self, queue_uri: str) -> Dict[str, Any]:
+        attributes = self._process_attributes.get(queue_uri)
+        if attributes is None:
+            attributes = {
+                **self.base_attributes,
+                "messaging.destination.name": queue_uri,
+                "messaging.operation.name": "process",
+                "messaging.operation.type": "process",
+            }
+            self._process_attributes[queue_uri] = attributes
+        return attributes
+
+    # -- producer -------------------------------------------------------------
+
+    def start_send(
+        self,
+        queue_uri: str,
+        properties: Any,
+        on_ack: Any,
+        count: int,
+        body_size: int,
+    ) -> Tuple["SendState", Any, Any]:
+        """Start the PRODUCER span of a post (``count`` 1) or of a
+        ``post_many`` call, as a child of the current span.  Return its
+        state, the properties to post (the program's, plus the span's
+        context; the program's own mapping is not changed) and the
+        ``on_ack`` to post with (None if the program asked for no ACK)."""
+        attributes = self.send_attributes(queue_uri)
+        span = self.tracer.start_span(
+            f"send {queue_uri}", kind=SpanKind.PRODUCER, attributes=attributes
+        )
+        if count == 1:
+            span.set_attribute("messaging.message.body.size", body_size)
+        else:
+            span.set_attribute("messaging.batch.message_count", count)
+        state = SendState(self, span, attributes, on_ack, count)
+        carrier: Dict[Any, Any] = dict(properties) if properties else {}
+        # A context the program put in the message itself is kept.
+        if not carrier or not any(field in carrier for field in propagate.get_global_textmap().fields):
+            propagate.inject(carrier, context=trace.set_span_in_context(span))
+        return state, carrier, (state if on_ack is not None else None)
+
+    # -- consumer -------------------------------------------------------------
+
+    def start_process(self, queue_uri: str, properties: Mapping[str, Any], guid: bytes, size: int) -> Span:
+        """Start the CONSUMER span of processing one message: its parent is
+        the producer's context carried by the message (so both are in one
+        trace), which it also links to, as the messaging conventions ask."""
+        attributes = self.process_attributes(queue_uri)
+        parent = propagate.extract(properties, getter=_GETTER)
+        producer = trace.get_current_span(parent).get_span_context()
+        links = [Link(producer)] if producer.is_valid else None
+        span = self.tracer.start_span(
+            f"process {queue_uri}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            links=links,
+        )
+        span.set_attribute("messaging.message.id", guid.hex().upper())
+        span.set_attribute("messaging.message.body.size", size)
+        self.instruments.consumed.add(1, attributes)
+        return span
+
+    def end_process(self, span: Span, queue_uri: str, started: float, error: Optional[BaseException]) -> None:
+        attributes = self.process_attributes(queue_uri)
+        if error is not None:
+            error_type = type(error).__qualname__
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{error_type}: {error}"))
+            span.set_attribute("error.type", error_type)
+            attributes = {**attributes, "error.type": error_type}
+        span.end()
+        self.instruments.process_duration.record(time.monotonic() - started, attributes)
+
+    def confirmed(self, span: Optional[Span], queue_uri: str, guid: bytes) -> None:
+        """A message was confirmed: an event of its process span while that
+        runs, else a short ``settle`` span of its own."""
+        if span is not None and span.is_recording():
+            span.add_event("confirm")
+            return
+        attributes = {
+            **self.base_attributes,
+            "messaging.destination.name": queue_uri,
+            "messaging.operation.name": "confirm",
+            "messaging.operation.type": "settle",
+            "messaging.message.id": guid.hex().upper(),
+        }
+        links = [Link(span.get_span_context())] if span is not None else None
+        self.tracer.start_span(f"confirm {queue_uri}", kind=SpanKind.CLIENT, attributes=attributes, links=links).end()
+
+
+class SendState:
+    """One traced post (or ``post_many`` call) until its last ACK: it is the
+    ``on_ack`` given to libbmq, and calls the program's own after recording
+    the ACK on the span."""
+
+    __slots__ = (
+        "_telemetry", "span", "_attributes", "_on_ack", "_single", "_remaining", "_failed", "_ended", "_started"
+    )
+
+    def __init__(
+        self, telemetry: SessionTelemetry, span: Span, attributes: Dict[str, Any], on_ack: Any, count: int
+    ) -> None:
+        self._telemetry = telemetry
+        self.span = span
+        self._attributes = attributes
+        self._on_ack = on_ack
+        self._single = count == 1
+        self._remaining = count
+        self._failed: Optional[AckStatus] = None
+        self._ended = False
+        self._started = time.monotonic()
+
+    def __call__(self, ack: Ack) -> Any:
+        if not self._ended:
+            self.record_ack(ack)
+        return self._on_ack(ack)  # a non-callable is reported as before
+
+    def record_ack(self, ack: Ack) -> None:
+        """Record one ACK; the last one ends the span."""
+        span = self.span
+        if ack.status is AckStatus.SUCCESS:
+            if self._single and ack.guid:
+                span.set_attribute("messaging.message.id", ack.guid.hex().upper())
+        elif self._failed is None:
+            self._failed = ack.status
+        self._remaining -= 1
+        if self._remaining > 0:
+            return
+        if self._failed is not None:
+            name = self._failed.name
+            span.set_attribute("messaging.blazingmq.ack.status", name)
+            span.set_attribute("error.type", name)
+            span.set_status(Status(StatusCode.ERROR, f"NACK: {name}"))
+            self.end({**self._attributes, "error.type": name})
+        else:
+            span.set_attribute("messaging.blazingmq.ack.status", "SUCCESS")
+            self.end(self._attributes)
+
+    def posted(self, posted: int, acked: bool) -> None:
+        """The post returned normally; ``posted`` messages were sent.
+        Without ACKs the span ends now."""
+        self._telemetry.instruments.sent.add(posted, self._attributes)
+        if not acked:
+            self.end(self._attributes)
+
+    def failed(self, error: BaseException, count: int) -> None:
+        """The post raised: the span ends with the exception; ACKs of the
+        messages it did post still reach the program."""
+        error_type = type(error).__qualname__
+        attributes = {**self._attributes, "error.type": error_type}
+        self._telemetry.instruments.sent.add(count, attributes)
+        self.span.record_exception(error)
+        self.span.set_attribute("error.type", error_type)
+        self.span.set_status(Status(StatusCode.ERROR, f"{error_type}: {error}"))
+        self.end(attributes)
+
+    def end(self, metric_attributes: Mapping[str, Any]) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self.span.end()
+        self._telemetry.instruments.operation_duration.record(time.monotonic() - self._started, metric_attributes)
