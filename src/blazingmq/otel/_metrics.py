@@ -38,6 +38,40 @@ def register_observable_instruments(meter: Meter, sessions: "weakref.WeakKeyDict
                 observations.append(Observation(count, {**attributes, "messaging.blazingmq.ack.status": status.name}))
         return observations
 
+    def sent(options: CallbackOptions) -> Iterable[Observation]:
+        observations = []
+        for session, attributes in list(sessions.items()):
+            telemetry = session._telemetry
+            sent_counts, _ = telemetry.message_counts()
+            for (queue_uri, error_type), count in sent_counts.items():
+                point = {**telemetry.send_attributes(queue_uri), "messaging.client.id": telemetry.client_id}
+                if error_type is not None:
+                    point["error.type"] = error_type
+                observations.append(Observation(count, point))
+        return observations
+
+    def consumed(options: CallbackOptions) -> Iterable[Observation]:
+        observations = []
+        for session, attributes in list(sessions.items()):
+            telemetry = session._telemetry
+            _, consumed_counts = telemetry.message_counts()
+            for queue_uri, count in consumed_counts.items():
+                point = {**telemetry.process_attributes(queue_uri), "messaging.client.id": telemetry.client_id}
+                observations.append(Observation(count, point))
+        return observations
+
+    meter.create_observable_counter(
+        "messaging.client.sent.messages",
+        [sent],
+        unit="{message}",
+        description="Messages the producer attempted to send to the broker.",
+    )
+    meter.create_observable_counter(
+        "messaging.client.consumed.messages",
+        [consumed],
+        unit="{message}",
+        description="Messages delivered to the consumer.",
+    )
     meter.create_observable_counter(
         "blazingmq.client.acks", [acks], unit="{ack}", description="ACKs received from the broker, by status."
     )

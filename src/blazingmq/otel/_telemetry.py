@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider, get_meter_provider
+from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 
@@ -81,19 +81,10 @@ class _Instruments:
     """The synchronous instruments of one meter provider, shared by its
     sessions."""
 
-    __slots__ = ("sent", "consumed", "operation_duration", "process_duration")
+    __slots__ = ("operation_duration", "process_duration")
 
     def __init__(self, meter: Meter) -> None:
-        self.sent: Counter = meter.create_counter(
-            "messaging.client.sent.messages",
-            unit="{message}",
-            description="Messages the producer attempted to send to the broker.",
-        )
-        self.consumed: Counter = meter.create_counter(
-            "messaging.client.consumed.messages",
-            unit="{message}",
-            description="Messages delivered to the consumer.",
-        )
+        # (The message counters are observable: see `_metrics.py`.)
         self.operation_duration = _histogram(
             meter,
             "messaging.client.operation.duration",
@@ -127,6 +118,12 @@ class SessionTelemetry:
         # attributes (made once, reused for every message).
         self._send_attributes: Dict[str, Dict[str, Any]] = {}
         self._process_attributes: Dict[str, Dict[str, Any]] = {}
+        # Messages sent, by (queue, error type or None), and consumed, by
+        # queue: plain counts (an SDK counter's `add` costs ~8 us a call),
+        # reported by observable counters (see `_metrics.py`).
+        self._counts_lock = threading.Lock()
+        self.sent_counts: Dict[Tuple[str, Optional[str]], int] = {}
+        self.consumed_counts: Dict[str, int] = {}
         # The message whose `on_message` runs on this thread, and its span:
         # `Session.confirm` of that message is an event of the span.
         self.processing = threading.local()
@@ -173,6 +170,20 @@ class SessionTelemetry:
             self._process_attributes[queue_uri] = attributes
         return attributes
 
+    def count_sent(self, queue_uri: str, count: int, error_type: Optional[str]) -> None:
+        key = (queue_uri, error_type)
+        with self._counts_lock:
+            self.sent_counts[key] = self.sent_counts.get(key, 0) + count
+
+    def count_consumed(self, queue_uri: str) -> None:
+        with self._counts_lock:
+            self.consumed_counts[queue_uri] = self.consumed_counts.get(queue_uri, 0) + 1
+
+    def message_counts(self) -> Tuple[Dict[Tuple[str, Optional[str]], int], Dict[str, int]]:
+        """Copies of ``sent_counts`` and ``consumed_counts``."""
+        with self._counts_lock:
+            return dict(self.sent_counts), dict(self.consumed_counts)
+
     # -- producer -------------------------------------------------------------
 
     def start_send(
@@ -190,13 +201,18 @@ class SessionTelemetry:
         ``on_ack`` to post with (None if the program asked for no ACK)."""
         attributes = self.send_attributes(queue_uri)
         span = self.tracer.start_span(
-            f"send {queue_uri}", kind=SpanKind.PRODUCER, attributes=attributes
+            f"send {queue_uri}",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                **attributes,
+                **(
+                    {"messaging.message.body.size": body_size}
+                    if count == 1
+                    else {"messaging.batch.message_count": count}
+                ),
+            },
         )
-        if count == 1:
-            span.set_attribute("messaging.message.body.size", body_size)
-        else:
-            span.set_attribute("messaging.batch.message_count", count)
-        state = SendState(self, span, attributes, on_ack, count)
+        state = SendState(self, span, queue_uri, attributes, on_ack, count)
         carrier: Dict[Any, Any] = dict(properties) if properties else {}
         # A context the program put in the message itself is kept.
         if not carrier or not any(field in carrier for field in propagate.get_global_textmap().fields):
@@ -217,12 +233,14 @@ class SessionTelemetry:
             f"process {queue_uri}",
             context=parent,
             kind=SpanKind.CONSUMER,
-            attributes=attributes,
+            attributes={
+                **attributes,
+                "messaging.message.id": guid.hex().upper(),
+                "messaging.message.body.size": size,
+            },
             links=links,
         )
-        span.set_attribute("messaging.message.id", guid.hex().upper())
-        span.set_attribute("messaging.message.body.size", size)
-        self.instruments.consumed.add(1, attributes)
+        self.count_consumed(queue_uri)
         return span
 
     def end_process(self, span: Span, queue_uri: str, started: float, error: Optional[BaseException]) -> None:
@@ -259,14 +277,30 @@ class SendState:
     the ACK on the span."""
 
     __slots__ = (
-        "_telemetry", "span", "_attributes", "_on_ack", "_single", "_remaining", "_failed", "_ended", "_started"
+        "_telemetry",
+        "span",
+        "_queue_uri",
+        "_attributes",
+        "_on_ack",
+        "_single",
+        "_remaining",
+        "_failed",
+        "_ended",
+        "_started",
     )
 
     def __init__(
-        self, telemetry: SessionTelemetry, span: Span, attributes: Dict[str, Any], on_ack: Any, count: int
+        self,
+        telemetry: SessionTelemetry,
+        span: Span,
+        queue_uri: str,
+        attributes: Dict[str, Any],
+        on_ack: Any,
+        count: int,
     ) -> None:
         self._telemetry = telemetry
         self.span = span
+        self._queue_uri = queue_uri
         self._attributes = attributes
         self._on_ack = on_ack
         self._single = count == 1
@@ -283,20 +317,21 @@ class SendState:
     def record_ack(self, ack: Ack) -> None:
         """Record one ACK; the last one ends the span."""
         span = self.span
-        if ack.status is AckStatus.SUCCESS:
-            if self._single and ack.guid:
-                span.set_attribute("messaging.message.id", ack.guid.hex().upper())
-        elif self._failed is None:
+        if ack.status is not AckStatus.SUCCESS and self._failed is None:
             self._failed = ack.status
         self._remaining -= 1
         if self._remaining > 0:
             return
         if self._failed is not None:
             name = self._failed.name
-            span.set_attribute("messaging.blazingmq.ack.status", name)
-            span.set_attribute("error.type", name)
+            span.set_attributes({"messaging.blazingmq.ack.status": name, "error.type": name})
             span.set_status(Status(StatusCode.ERROR, f"NACK: {name}"))
             self.end({**self._attributes, "error.type": name})
+        elif self._single and ack.guid:
+            span.set_attributes(
+                {"messaging.blazingmq.ack.status": "SUCCESS", "messaging.message.id": ack.guid.hex().upper()}
+            )
+            self.end(self._attributes)
         else:
             span.set_attribute("messaging.blazingmq.ack.status", "SUCCESS")
             self.end(self._attributes)
@@ -304,7 +339,7 @@ class SendState:
     def posted(self, posted: int, acked: bool) -> None:
         """The post returned normally; ``posted`` messages were sent.
         Without ACKs the span ends now."""
-        self._telemetry.instruments.sent.add(posted, self._attributes)
+        self._telemetry.count_sent(self._queue_uri, posted, None)
         if not acked:
             self.end(self._attributes)
 
@@ -313,7 +348,8 @@ class SendState:
         messages it did post still reach the program."""
         error_type = type(error).__qualname__
         attributes = {**self._attributes, "error.type": error_type}
-        self._telemetry.instruments.sent.add(count, attributes)
+        if count:
+            self._telemetry.count_sent(self._queue_uri, count, error_type)
         self.span.record_exception(error)
         self.span.set_attribute("error.type", error_type)
         self.span.set_status(Status(StatusCode.ERROR, f"{error_type}: {error}"))
