@@ -345,3 +345,43 @@ def test_sessions_are_instrumented_only_while_asked(session_factory, queue_uri):
         traced.post_many(queue_uri(), [b"x"], on_ack=3)
     with pytest.raises(TypeError):
         blazingmq.otel.instrument(tracer_provider="not a provider")  # type: ignore[arg-type]
+
+
+def test_a_failing_span_processor_costs_no_callback(session_factory, queue_uri, collector, capfd):
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class Failing(SpanProcessor):
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            if span.name.startswith("process "):
+                raise RuntimeError("on_start failed")
+
+        def on_end(self, span: Any) -> None:
+            raise RuntimeError("on_end failed")
+
+    provider = TracerProvider()
+    provider.add_span_processor(Failing())
+    blazingmq.otel.instrument(tracer_provider=provider, meter_provider=MeterProvider())
+    try:
+        uri = queue_uri()
+        received = collector()
+        session = session_factory(on_message=lambda message, handle: (handle.confirm(), received(message)))
+        session.open_queue(uri, read=True, write=True)
+        acks = collector()
+        session.post(uri, b"x", on_ack=acks)  # its span ends with the ACK, on the callback thread
+        session.post(uri, b"y")  # its span ends here
+        assert acks.wait_count(1)[0].status is AckStatus.SUCCESS
+        received.wait_count(2)
+        assert session.stats().messages_confirmed == 2
+    finally:
+        blazingmq.otel.uninstrument()
+    assert "blazingmq.otel: recording telemetry failed" in capfd.readouterr().err
+
+
+def test_importing_blazingmq_imports_no_opentelemetry():
+    import subprocess
+    import sys
+
+    code = "import sys, blazingmq, blazingmq.aio; print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -24,7 +24,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from ..exceptions import Error
-from ._telemetry import SendState, SessionTelemetry
+from ._telemetry import SendState, SessionTelemetry, report_failure
 
 __all__ = ["attach"]
 
@@ -44,14 +44,17 @@ class _Traced:
 
 
 def _ack_settled(state: SendState, future: "asyncio.Future[Any]") -> None:
-    if future.cancelled():
-        state.failed(asyncio.CancelledError(), 0)
-        return
-    error = future.exception()
-    if error is not None:
-        state.failed(error, 0)
-    else:
-        state.record_ack(future.result())
+    try:
+        if future.cancelled():
+            state.failed(asyncio.CancelledError(), 0)
+            return
+        error = future.exception()
+        if error is not None:
+            state.failed(error, 0)
+        else:
+            state.record_ack(future.result())
+    except Exception:
+        report_failure()
 
 
 class _TracedPost(_Traced):
@@ -68,7 +71,11 @@ class _TracedPost(_Traced):
         post = type(session).post
         if not isinstance(message, bytes) or not (properties is None or isinstance(properties, Mapping)):
             return post(session, queue_uri, message, properties, property_type_overrides)
-        state, traced_properties, _ = self._telemetry.start_send(queue_uri, properties, None, 1, len(message))
+        try:
+            state, traced_properties, _ = self._telemetry.start_send(queue_uri, properties, None, 1, len(message))
+        except Exception:  # posted all the same, untraced
+            report_failure()
+            return post(session, queue_uri, message, properties, property_type_overrides)  # type: ignore[no-any-return]
         try:
             future: "asyncio.Future[Any]" = post(session, queue_uri, message, traced_properties, property_type_overrides)
         except BaseException as error:
@@ -94,7 +101,12 @@ class _TracedPostNowait(_Traced):
         if not isinstance(message, bytes) or not (properties is None or isinstance(properties, Mapping)):
             post_nowait(session, queue_uri, message, properties, property_type_overrides)
             return
-        state, traced_properties, _ = self._telemetry.start_send(queue_uri, properties, None, 1, len(message))
+        try:
+            state, traced_properties, _ = self._telemetry.start_send(queue_uri, properties, None, 1, len(message))
+        except Exception:  # posted all the same, untraced
+            report_failure()
+            post_nowait(session, queue_uri, message, properties, property_type_overrides)
+            return
         try:
             post_nowait(session, queue_uri, message, traced_properties, property_type_overrides)
         except BaseException as error:
@@ -123,7 +135,11 @@ class _TracedMessageIterator:
         self._finish()
         message = await self._inner.__anext__()
         telemetry = self._telemetry
-        span = telemetry.start_process(message.queue_uri, message.properties, message.guid, len(message.data))
+        try:
+            span = telemetry.start_process(message.queue_uri, message.properties, message.guid, len(message.data))
+        except Exception:  # handed over all the same, untraced
+            report_failure()
+            return message
         message._span = span
         self._span = span
         self._queue_uri = message.queue_uri
@@ -146,7 +162,10 @@ class _TracedMessageIterator:
                 pass  # another context (e.g. collected elsewhere): nothing is current there
         else:
             otel_context.detach(token)
-        self._telemetry.end_process(span, self._queue_uri, self._started, None)
+        try:
+            self._telemetry.end_process(span, self._queue_uri, self._started, None)
+        except Exception:
+            report_failure()
 
     def __del__(self) -> None:
         # The loop was left (``break``, an exception, the session stopped).

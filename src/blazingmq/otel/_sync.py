@@ -23,7 +23,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from .._messages import Message, MessageHandle
 from ..exceptions import Error
-from ._telemetry import SessionTelemetry
+from ._telemetry import SessionTelemetry, report_failure
 
 __all__ = ["attach", "wrap_on_message"]
 
@@ -54,7 +54,12 @@ def wrap_on_message(telemetry: SessionTelemetry, on_message: Callable[..., Any])
 
     def traced_on_message(message: Message, handle: MessageHandle) -> None:
         queue_uri = message.queue_uri
-        span = telemetry.start_process(queue_uri, message.properties, message.guid, len(message.data))
+        try:
+            span = telemetry.start_process(queue_uri, message.properties, message.guid, len(message.data))
+        except Exception:  # the program's callback runs all the same
+            report_failure()
+            on_message(message, handle)
+            return
         traced = _TracedMessageHandle.__new__(_TracedMessageHandle)
         traced._message = handle._message
         traced._session = handle._session
@@ -69,11 +74,17 @@ def wrap_on_message(telemetry: SessionTelemetry, on_message: Callable[..., Any])
         except BaseException as error:
             detach(token)
             processing.message = processing.span = None
-            telemetry.end_process(span, queue_uri, started, error)
+            _end(span, queue_uri, started, error)
             raise
         detach(token)
         processing.message = processing.span = None
-        telemetry.end_process(span, queue_uri, started, None)
+        _end(span, queue_uri, started, None)
+
+    def _end(span: Span, queue_uri: str, started: float, error: Optional[BaseException]) -> None:
+        try:
+            telemetry.end_process(span, queue_uri, started, error)
+        except Exception:
+            report_failure()
 
     return traced_on_message
 
@@ -111,9 +122,14 @@ class _TracedPost(_Traced):
             # Refused as it is, with the usual error; no span.
             post(session, queue_uri, message, properties, property_type_overrides, on_ack)
             return
-        state, traced_properties, traced_on_ack = self._telemetry.start_send(
-            queue_uri, properties, on_ack, 1, len(message)
-        )
+        try:
+            state, traced_properties, traced_on_ack = self._telemetry.start_send(
+                queue_uri, properties, on_ack, 1, len(message)
+            )
+        except Exception:  # posted all the same, untraced
+            report_failure()
+            post(session, queue_uri, message, properties, property_type_overrides, on_ack)
+            return
         try:
             post(session, queue_uri, message, traced_properties, property_type_overrides, traced_on_ack)
         except BaseException as error:
@@ -152,7 +168,14 @@ class _TracedPostMany(_Traced):
             )
             return
         count = len(payloads)
-        state, traced_properties, traced_on_ack = self._telemetry.start_send(queue_uri, properties, on_ack, count, 0)
+        try:
+            state, traced_properties, traced_on_ack = self._telemetry.start_send(
+                queue_uri, properties, on_ack, count, 0
+            )
+        except Exception:  # posted all the same, untraced
+            report_failure()
+            post_many(session, queue_uri, payloads, properties, property_type_overrides, on_ack)
+            return
         try:
             post_many(session, queue_uri, payloads, traced_properties, property_type_overrides, traced_on_ack)
         except BaseException as error:
@@ -195,7 +218,10 @@ class _TracedConfirmMany(_Traced):
             "messaging.operation.type": "settle",
             "messaging.batch.message_count": len(items),
         }
-        telemetry.tracer.start_span(f"confirm {queue_uri}", kind=SpanKind.CLIENT, attributes=attributes).end()
+        try:
+            telemetry.tracer.start_span(f"confirm {queue_uri}", kind=SpanKind.CLIENT, attributes=attributes).end()
+        except Exception:  # the confirmation itself was made
+            report_failure()
 
 
 def attach(session: Any, telemetry: SessionTelemetry) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import threading
 import time
+import traceback
 import urllib.parse
 import weakref
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -27,7 +29,7 @@ from .._enums import AckStatus
 from .._messages import Ack
 from ._control_spans import control_spans
 
-__all__ = ["SessionTelemetry", "SendState"]
+__all__ = ["SessionTelemetry", "SendState", "report_failure"]
 
 SYSTEM = "blazingmq"
 _SCOPE = "blazingmq"
@@ -256,7 +258,14 @@ class SessionTelemetry:
 
     def confirmed(self, span: Optional[Span], queue_uri: str, guid: bytes) -> None:
         """A message was confirmed: an event of its process span while that
-        runs, else a short ``settle`` span of its own."""
+        runs, else a short ``settle`` span of its own.  Never raises (the
+        confirmation itself was made)."""
+        try:
+            self._confirmed(span, queue_uri, guid)
+        except Exception:
+            report_failure()
+
+    def _confirmed(self, span: Optional[Span], queue_uri: str, guid: bytes) -> None:
         if span is not None and span.is_recording():
             span.add_event("confirm")
             return
@@ -269,6 +278,17 @@ class SessionTelemetry:
         }
         links = [Link(span.get_span_context())] if span is not None else None
         self.tracer.start_span(f"confirm {queue_uri}", kind=SpanKind.CLIENT, attributes=attributes, links=links).end()
+
+
+def report_failure() -> None:
+    """Print the exception being handled: recording telemetry failed (an
+    exporter or processor raised), which must never cost the program a
+    callback."""
+    try:
+        print("blazingmq.otel: recording telemetry failed:", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+    except Exception:  # pragma: no cover - stderr itself is broken
+        pass
 
 
 class SendState:
@@ -311,7 +331,10 @@ class SendState:
 
     def __call__(self, ack: Ack) -> Any:
         if not self._ended:
-            self.record_ack(ack)
+            try:
+                self.record_ack(ack)
+            except Exception:  # the program's on_ack is called all the same
+                report_failure()
         return self._on_ack(ack)  # a non-callable is reported as before
 
     def record_ack(self, ack: Ack) -> None:
@@ -359,5 +382,8 @@ class SendState:
         if self._ended:
             return
         self._ended = True
-        self.span.end()
-        self._telemetry.instruments.operation_duration.record(time.monotonic() - self._started, metric_attributes)
+        try:
+            self.span.end()
+            self._telemetry.instruments.operation_duration.record(time.monotonic() - self._started, metric_attributes)
+        except Exception:  # the post itself succeeded: it must not raise
+            report_failure()
