@@ -436,6 +436,27 @@ def aio_consume(args: argparse.Namespace) -> Dict[str, Any]:
     return dict(_run_on_loop(args, asyncio.wait_for(main(), args.timeout)))
 
 
+def _instrument() -> None:
+    """What a traced program pays for: the SDK's tracer provider with a
+    batching processor (export itself excluded: the exporter drops the
+    spans) and a meter provider whose reader is never collected."""
+    import blazingmq.otel
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class _Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(_Drop(), max_queue_size=1 << 16))
+    blazingmq.otel.instrument(
+        tracer_provider=tracer_provider, meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()])
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -453,7 +474,15 @@ def main() -> None:
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="aio-*: the event loop")
     parser.add_argument("--broker-pid", type=int, default=0, help="stall: the broker to pause")
     parser.add_argument("--pause", type=float, default=3.0, help="stall: seconds the broker is paused")
+    parser.add_argument(
+        "--otel",
+        action="store_true",
+        help="instrument with blazingmq.otel (this package only): spans to the OpenTelemetry SDK, "
+        "batched to an exporter that drops them; metrics to an in-memory reader",
+    )
     args = parser.parse_args()
+    if args.otel:
+        _instrument()
     workloads = {
         "produce": produce,
         "consume": consume,

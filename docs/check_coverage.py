@@ -4,8 +4,8 @@
 
 Reads the Sphinx inventory (``objects.inv``) of the built HTML and fails,
 listing them, when a name of ``__all__`` of ``blazingmq``,
-``blazingmq.aio``, ``blazingmq.exceptions``, ``blazingmq.session_events`` or
-``blazingmq.testing``, or a public method of ``Session``, has no entry.
+``blazingmq.aio``, ``blazingmq.exceptions``, ``blazingmq.otel``,
+``blazingmq.session_events`` or ``blazingmq.testing``, or a public method of ``Session``, has no entry.
 Run by ``.ci/run`` after the docs build.
 """
 
@@ -18,7 +18,14 @@ from typing import Iterator, Set
 
 from sphinx.util.inventory import InventoryFile
 
-MODULES = ["blazingmq", "blazingmq.aio", "blazingmq.exceptions", "blazingmq.session_events", "blazingmq.testing"]
+MODULES = [
+    "blazingmq",
+    "blazingmq.aio",
+    "blazingmq.exceptions",
+    "blazingmq.otel",
+    "blazingmq.session_events",
+    "blazingmq.testing",
+]
 
 
 def documented(html_dir: Path) -> Set[str]:

@@ -46,6 +46,8 @@ nitpick_ignore = [
         "OnOperationDone",
         "blazingmq._enums._ShortReprEnum",
         "blazingmq._options._ValueClass",
+        "opentelemetry.trace.TracerProvider",
+        "opentelemetry.metrics.MeterProvider",
     )
 ] + [("py:mod", "logging"), ("py:func", "functools.partial")]
 

@@ -41,3 +41,13 @@ def test_batching_example(bmq_broker_uri, tmp_path):
     result = run_python(readme_example("batching"), bmq_broker_uri, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["100 {<AckStatus.SUCCESS>} 100 b'message 99'"]
+
+
+def test_tracing_example(bmq_broker_uri, tmp_path):
+    result = run_python(readme_example("tracing"), bmq_broker_uri, tmp_path)
+    assert result.returncode == 0, result.stderr
+    stats_line, spans_line = result.stdout.splitlines()
+    assert stats_line == "1 1"
+    assert spans_line.startswith("True [")
+    for name in ("bmq.session.start", "bmq.queue.open", "bmq.queue.close", "bmq.session.stop"):
+        assert repr(name) in spans_line, spans_line

@@ -27,6 +27,9 @@ def test_reconnect_order_after_broker_crash(own_broker, collector):
         assert acks.wait_count(1)[0].status is blazingmq.AckStatus.SUCCESS
     finally:
         session.stop()
+    stats = session.stats()
+    assert (stats.connections_lost, stats.reconnections) == (1, 1)
+    assert dict(stats.acks) == {blazingmq.AckStatus.SUCCESS: 1}
     assert [type(e) for e in events.items] == [
         session_events.Connected,
         session_events.ConnectionLost,
@@ -114,5 +117,9 @@ def test_full_channel_waits_then_raises_bandwidth_limit_and_recovers(own_broker,
         acks = collector()
         session.post(uri, payload, on_ack=acks)
         assert acks.wait_count(1, 30)[0].status is blazingmq.AckStatus.SUCCESS
+        stats = session.stats()
+        # The post that raised waited; none before it did.
+        assert stats.channel_waits == 1
+        assert stats.channel_high_watermarks >= 1
     finally:
         session.stop()

@@ -37,6 +37,7 @@ def test_package_exports_exactly_the_contract():
             "MessageHandle",
             "Session",
             "SessionOptions",
+            "SessionStats",  # issue 15
             "Subscription",
             "Timeouts",
             "__version__",

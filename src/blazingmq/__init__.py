@@ -6,6 +6,7 @@ from ._messages import Ack, Message, MessageHandle
 from ._monitors import BasicHealthMonitor
 from ._options import QueueOptions, SessionOptions, Subscription, Timeouts
 from ._session import Session
+from ._stats import SessionStats
 from ._typing import PropertyTypeDict, PropertyValueDict
 from ._version import __version__
 from .exceptions import Error
@@ -24,6 +25,7 @@ __all__ = [
     "MessageHandle",
     "Session",
     "SessionOptions",
+    "SessionStats",
     "Subscription",
     "Timeouts",
     "__version__",

@@ -18,6 +18,7 @@ import weakref
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
+from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 
 from blazingmq._enums import ACK_STATUS_BY_CODE, PROPERTY_TYPE_BY_CODE, ack_status_from_code
@@ -167,6 +168,24 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
     const char* postResultName(int)
     const char* genericResultName(int)
 
+cdef extern from "bmqpy_spanrecords.h" namespace "bmqpy" nogil:
+    cdef cppclass SpanRecord:
+        cbool isStart
+        long long spanId
+        long long parentId
+        long long tracerId
+        string operation
+        long long timeNs
+        vector[pair[string, string]] baggage
+
+    void takeSpanRecords(vector[SpanRecord]*, unsigned long long*, double)
+    cbool waitForSpanRecords(double)
+    void resetSpanRecordsAfterFork()
+
+cdef extern from "bmqpy_dtcontext.h" namespace "bmqpy" nogil:
+    cdef cppclass CallerSpanScope:
+        CallerSpanScope(long long)
+
 cdef extern from "bmqpy_log.h" namespace "bmqpy" nogil:
     cdef cppclass LogRecord:
         string category
@@ -193,6 +212,27 @@ cdef enum:
 
 QUEUE_NOT_OPEN = k_QUEUE_NOT_OPEN
 BW_LIMIT = 100  # bmqt::PostResult::e_BW_LIMIT
+
+# Statistics: ACK result codes are counted by index (`_ack_index`), session
+# events by `bmqt::SessionEventType` (-3 to 18, offset by 3).
+cdef enum:
+    _ACK_INDEXES = 15
+    _EVENT_TYPE_OFFSET = 3
+    _EVENT_TYPES = 24
+
+
+cdef inline int _ack_index(int code) noexcept nogil:
+    """0-8 for the generic codes 0 to -8, 9-13 for -100 to -104, 14 for any
+    other code."""
+    if -8 <= code <= 0:
+        return -code
+    if -104 <= code <= -100:
+        return 9 + (-100 - code)
+    return 14
+
+
+# The ACK result code each index stands for (14: none in particular).
+ACK_CODES_BY_INDEX = (0, -1, -2, -3, -4, -5, -6, -7, -8, -100, -101, -102, -103, -104, None)
 
 # --------------------------------------------------------------------------
 # Small conversions
@@ -258,6 +298,51 @@ def take_log_records(double timeout):
 def reset_log_bridge_after_fork():
     """In a child after ``fork()``: start the log queue afresh."""
     resetLogBridgeAfterFork()
+
+
+def take_span_records(double timeout):
+    """Wait up to ``timeout`` seconds, without the GIL, for the starts and
+    ends of libbmq's spans (see ``src/cpp/bmqpy_spanrecords.h``).
+
+    Return ``(records, dropped)``: each record is ``(is_start, span_id,
+    parent_id, tracer_id, operation, time_ns, baggage)`` (``baggage`` a
+    dict of str); ``dropped`` counts records lost to a full queue.
+    """
+    cdef vector[SpanRecord] records
+    cdef unsigned long long dropped = 0
+    cdef SpanRecord record
+    cdef pair[string, string] entry
+    with nogil:
+        takeSpanRecords(&records, &dropped, timeout)
+    result = []
+    for record in records:
+        baggage = {}
+        for entry in record.baggage:
+            baggage[entry.first.decode("utf-8", "replace")] = entry.second.decode("utf-8", "replace")
+        result.append((
+            record.isStart,
+            record.spanId,
+            record.parentId,
+            record.tracerId,
+            record.operation.decode("utf-8", "replace"),
+            record.timeNs,
+            baggage,
+        ))
+    return result, dropped
+
+
+def wait_for_span_records(double timeout):
+    """Wait up to ``timeout`` seconds, without the GIL, until a span record
+    is queued; return whether one is."""
+    cdef cbool ready
+    with nogil:
+        ready = waitForSpanRecords(timeout)
+    return ready
+
+
+def reset_span_records_after_fork():
+    """In a child after ``fork()``: start the span record queue afresh."""
+    resetSpanRecordsAfterFork()
 
 
 cdef void _fill_queue_options(QueueOptionsSpec* spec, tuple options) except *:
@@ -362,6 +447,22 @@ cdef extern from *:
     void bmqpy_setHealthMonitor(SessionConfig*, HealthMonitor*)
 
 
+cdef extern from *:
+    """
+    #include "bmqpy_dtcontext.h"
+    #include "bmqpy_dttracer.h"
+    // libbmq's spans of the session's control operations are queued for
+    // the Python tracer `tracerId` (see bmqpy_dttracer.h).
+    static inline void bmqpy_enableTracing(bmqpy::SessionConfig* config,
+                                           long long tracerId)
+    {
+        config->traceContext = bmqpy::threadContext();
+        config->tracer = bsl::make_shared<bmqpy::DTTracer>(tracerId);
+    }
+    """
+    void bmqpy_enableTracing(SessionConfig*, long long)
+
+
 # --------------------------------------------------------------------------
 # Building the callbacks' objects
 
@@ -464,6 +565,20 @@ cdef class SessionHandle:
     # Marks the messages this session received (a token rather than the
     # handle, so that a kept message does not keep a libbmq session alive).
     cdef readonly object receiver_token
+    # Statistics (see ``stats``).  Each is counted where the event already
+    # holds the GIL (a post or confirm call, the callback thread's loop over
+    # a batch), so a count is one C increment: no atomic, no lock, no Python
+    # object.  Read under the GIL too.
+    cdef long long posted_messages
+    cdef long long posted_bytes
+    cdef long long received_messages
+    cdef long long received_bytes
+    cdef long long confirmed_messages
+    cdef long long ack_counts[_ACK_INDEXES]
+    cdef long long event_counts[_EVENT_TYPES]
+    # Posts (or post_many calls) that found the channel full, or the
+    # unacknowledged limits reached; counted by the Python layer.
+    cdef public long long channel_waits
 
     def __cinit__(self):
         self.session = NULL
@@ -497,10 +612,13 @@ cdef class SessionHandle:
         authn_credential=None,
         long long max_unacked_posts=0,
         long long max_unacked_bytes=0,
+        long long control_tracer_id=0,
     ):
         """``authn_credential``: None, a ``(mechanism, data)`` pair of
         bytes, or a callable returning such a pair or None (called on a
-        libbmq thread)."""
+        libbmq thread).  ``control_tracer_id``: not 0, libbmq's spans of
+        control operations are queued for ``take_span_records`` with that
+        tracer id."""
         cdef SessionConfig config
         config.brokerUri = broker_uri
         config.processName = process_name
@@ -520,6 +638,8 @@ cdef class SessionHandle:
         config.maxUnackedBytes = max_unacked_bytes
         if monitor is not None:
             bmqpy_setHealthMonitor(&config, monitor.monitor)
+        if control_tracer_id != 0:
+            bmqpy_enableTracing(&config, control_tracer_id)
         if callable(authn_credential):
             self.authn_provider = authn_credential
             config.authnCredentialFn = _authn_credential
@@ -555,24 +675,34 @@ cdef class SessionHandle:
         self.session = NULL
         self.stopped = True
 
-    def start_async(self, timeout):
+    # The control operations take ``caller_span``: 0, or the id of the
+    # program's span that libbmq's spans of the operation are children of
+    # (see ``src/cpp/bmqpy_dtcontext.h``).
+
+    def start_async(self, timeout, long long caller_span=0):
         """Start connecting; return 0 or a ``bmqt::GenericResult`` code.  The
         outcome comes as a ``Connected`` or ``ConnectionTimeout`` event."""
         cdef double seconds = _seconds(timeout)
         cdef int rc
+        cdef CallerSpanScope* scope
         with nogil:
+            scope = new CallerSpanScope(caller_span)
             rc = self.session.startAsync(seconds)
+            del scope
         return rc
 
     def stop_delivery(self):
         """Hand over no more messages (``stop`` is about to begin)."""
         self.session.stopDelivery()
 
-    def stop(self):
+    def stop(self, long long caller_span=0):
         """Disconnect and wait for every callback to return.  Blocks without
         the GIL; idempotent."""
+        cdef CallerSpanScope* scope
         with nogil:
+            scope = new CallerSpanScope(caller_span)
             self.session.stop()
+            del scope
         self.stopped = True
         # libbmq delivers nothing more; ACKs still owed will never come.
         self.ack_callbacks.clear()
@@ -594,31 +724,41 @@ cdef class SessionHandle:
     # callback thread.
 
     def open_queue_async(self, int slot, str uri, unsigned long long flags, tuple options,
-                         timeout, long long request_id):
+                         timeout, long long request_id, long long caller_span=0):
         """Start opening ``uri`` in its reserved slot."""
         cdef QueueOptionsSpec spec
         cdef string curi = uri.encode()
         cdef double seconds = _seconds(timeout)
         cdef int rc
+        cdef CallerSpanScope* scope
         _fill_queue_options(&spec, options)
         with nogil:
+            scope = new CallerSpanScope(caller_span)
             rc = self.session.openQueueAsync(slot, curi, flags, spec, seconds, request_id)
+            del scope
         return rc
 
-    def configure_queue_async(self, int slot, tuple options, timeout, long long request_id):
+    def configure_queue_async(self, int slot, tuple options, timeout, long long request_id,
+                              long long caller_span=0):
         cdef QueueOptionsSpec spec
         cdef double seconds = _seconds(timeout)
         cdef int rc
+        cdef CallerSpanScope* scope
         _fill_queue_options(&spec, options)
         with nogil:
+            scope = new CallerSpanScope(caller_span)
             rc = self.session.configureQueueAsync(slot, spec, seconds, request_id)
+            del scope
         return rc
 
-    def close_queue_async(self, int slot, timeout, long long request_id):
+    def close_queue_async(self, int slot, timeout, long long request_id, long long caller_span=0):
         cdef double seconds = _seconds(timeout)
         cdef int rc
+        cdef CallerSpanScope* scope
         with nogil:
+            scope = new CallerSpanScope(caller_span)
             rc = self.session.closeQueueAsync(slot, seconds, request_id)
+            del scope
         return rc
 
     def get_queue_options(self, int slot):
@@ -696,7 +836,10 @@ cdef class SessionHandle:
                                    props, ack_id, compression)
         finally:
             del props
-        if rc != 0 and ack_id != 0:
+        if rc == 0:
+            self.posted_messages += 1
+            self.posted_bytes += payload_size
+        elif ack_id != 0:
             del self.ack_callbacks[ack_id]
         return rc, build_result
 
@@ -750,6 +893,12 @@ cdef class SessionHandle:
                                                 compression)
         finally:
             del props
+        self.posted_messages += posted
+        if posted == count:
+            self.posted_bytes += total_bytes
+        else:
+            for i in range(posted):
+                self.posted_bytes += lengths[i]
         if first_ack_id != 0:
             # No ACK will come for the messages libbmq did not take.
             for i in range(posted, count):
@@ -774,6 +923,8 @@ cdef class SessionHandle:
         with nogil:
             rc = self.session.confirmBatch(slot_array.data(),
                                            <const unsigned char*>guid_array.data(), count)
+        if rc == 0:
+            self.confirmed_messages += count
         return rc
 
     def wait_for_channel(self, double timeout):
@@ -787,7 +938,30 @@ cdef class SessionHandle:
     def confirm(self, int slot, bytes guid):
         """Confirm the message with the 16-byte ``guid``; return libbmq's
         result code."""
-        return self.session.confirm(slot, <const unsigned char*>PyBytes_AS_STRING(guid))
+        cdef int rc = self.session.confirm(slot, <const unsigned char*>PyBytes_AS_STRING(guid))
+        if rc == 0:
+            self.confirmed_messages += 1
+        return rc
+
+    def stats(self):
+        """The counts behind ``Session.stats()``: ``(posted messages, posted
+        bytes, received messages, received bytes, confirmed messages, ACKs
+        by index (see ``ACK_CODES_BY_INDEX``), session events by type
+        (``{type: count}``, non-zero only), posts awaiting their ACK,
+        channel waits)``."""
+        cdef int i
+        return (
+            self.posted_messages,
+            self.posted_bytes,
+            self.received_messages,
+            self.received_bytes,
+            self.confirmed_messages,
+            [self.ack_counts[i] for i in range(_ACK_INDEXES)],
+            {i - _EVENT_TYPE_OFFSET: self.event_counts[i]
+             for i in range(_EVENT_TYPES) if self.event_counts[i] != 0},
+            len(self.ack_callbacks),
+            self.channel_waits,
+        )
 
     @property
     def stopping(self):
@@ -822,6 +996,9 @@ cdef void _on_events(Session* session, vector[PendingEvent]* batch) noexcept wit
 
 
 cdef void _on_session_event(SessionHandle handle, const SessionEventInfo& info) noexcept:
+    cdef int index = info.type + _EVENT_TYPE_OFFSET
+    if 0 <= index < _EVENT_TYPES:
+        handle.event_counts[index] += 1
     try:
         if info.type == k_OPERATION_RESULT:
             handle.events.operation_done(
@@ -870,26 +1047,27 @@ cdef int _deliver_acks(SessionHandle handle, MessageCursor* cursor) except -1:
     cdef tuple entry
     cdef long long delivered = 0
     cdef long long delivered_bytes = 0
+    cdef int code
     try:
         while cursor.next():
+            code = cursor.ackStatus()
+            handle.ack_counts[_ack_index(code)] += 1
             entry = callbacks.pop(cursor.correlationId(), None)
             if entry is None:
                 continue  # a post that asked for no ACK (libbmq NACKs those too)
             delivered += 1
             delivered_bytes += <long long>entry[2]
-            _deliver_ack(handle, cursor, entry, uris)
+            _deliver_ack(handle, cursor, code, entry, uris)
     finally:
         # Posts waiting for the session's unacknowledged limits resume.
         handle.session.acksDelivered(delivered, delivered_bytes)
     return 0
 
 
-cdef inline int _deliver_ack(SessionHandle handle, MessageCursor* cursor, tuple entry,
-                             dict uris) except -1:
-    cdef int code
+cdef inline int _deliver_ack(SessionHandle handle, MessageCursor* cursor, int code,
+                             tuple entry, dict uris) except -1:
     on_ack, slot, _ = entry
     ack = bmqpy_allocate(Ack)
-    code = cursor.ackStatus()
     status = ACK_STATUS_BY_CODE.get(code)
     bmqpy_set_slot(_ACK_STATUS, ack, status if status is not None else ack_status_from_code(code))
     bmqpy_set_slot(_ACK_GUID, ack, _guid(cursor) if code == 0 and cursor.hasGuid() else None)
@@ -920,6 +1098,8 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
         data = PyBytes_FromStringAndSize(NULL, size)
         if size > 0:
             cursor.copyData(PyBytes_AS_STRING(data))
+        handle.received_messages += 1
+        handle.received_bytes += size
         message = bmqpy_allocate(Message)
         bmqpy_set_slot(_MESSAGE_DATA, message, data)
         bmqpy_set_slot(_MESSAGE_GUID, message, _guid(cursor))

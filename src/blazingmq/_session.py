@@ -22,6 +22,8 @@ from ._messages import Ack, Message, MessageHandle
 from ._monitors import BasicHealthMonitor
 from ._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Subscription, Timeouts
 from ._properties import encode_properties
+from ._stats import SessionStats
+from ._stats import stats_from_counts as _stats_from_counts
 from ._typing import PropertyValueDict
 from ._version import __version__
 from .exceptions import BandwidthLimitError, BrokerTimeoutError, Error
@@ -44,6 +46,7 @@ _post_result_name = _ext.post_result_name
 _generic_result_name = _ext.generic_result_name
 _BW_LIMIT = _ext.BW_LIMIT
 _QUEUE_NOT_OPEN = _ext.QUEUE_NOT_OPEN
+_ACK_CODES_BY_INDEX = _ext.ACK_CODES_BY_INDEX
 
 _QUEUE_READ = 1 << 1  # bmqt::QueueFlags::e_READ
 _QUEUE_WRITE = 1 << 2  # bmqt::QueueFlags::e_WRITE
@@ -65,6 +68,11 @@ _WAIT_SLICE = 0.1
 
 # Ids of queue operations in flight, unique across sessions.
 _request_ids = itertools.count(1)
+
+# Set by `blazingmq.otel.instrument()`: makes the telemetry of each new
+# session (see `blazingmq.otel._Instrumentation`).  While it is None,
+# sessions are not instrumented and nothing of OpenTelemetry is imported.
+_instrumentation: Any = None
 
 OnSessionEvent = Callable[[SessionEvent], Any]
 OnOperationDone = Callable[[int, str, str], None]
@@ -554,6 +562,16 @@ class Session:
         elif authn_credential is not None:
             authn = _encode_credential(authn_credential, "authn_credential")
 
+        # Chosen once: an instrumented session gets traced stand-ins for its
+        # per-message methods and callback; any other runs the plain code.
+        instrumentation = _instrumentation
+        self._instrumentation = instrumentation
+        self._telemetry: Any = None
+        if instrumentation is not None:
+            self._telemetry = instrumentation.new_session(broker_bytes.decode("utf-8", "replace"))
+            if on_message is not None and self._instrument_methods:
+                on_message = instrumentation.wrap_on_message(self._telemetry, on_message)
+
         self._on_session_event = on_session_event
         self._on_message = on_message
         self._compression = message_compression_algorithm.value
@@ -588,9 +606,12 @@ class Session:
             authn,
             max_unacked_posts,
             max_unacked_bytes,
+            self._telemetry.control_tracer_id if self._telemetry is not None else 0,
         )
         self._receiver_token = self._handle.receiver_token
         self._connect_timeout = timeouts.connect_timeout
+        if instrumentation is not None:
+            instrumentation.session_created(self, self._telemetry, self._instrument_methods)
         if self._connect_on_init:
             connected = self._start_future()
             try:
@@ -606,18 +627,28 @@ class Session:
     # not started connecting, then awaits ``_start_future()`` and calls
     # ``_finish_start()`` (or ``_abort_start()`` if that failed).
     _connect_on_init = True
+    # Whether an instrumented session traces its own post, confirm and
+    # on_message (``blazingmq.aio`` traces at its own level instead).
+    _instrument_methods = True
 
     def _start_future(self) -> "concurrent.futures.Future[None]":
         """Start connecting; the future completes on the callback thread,
         after ``Connected`` has been delivered, or fails with
         :class:`BrokerTimeoutError`/:class:`Error`."""
         connected = self._events.expect_connection()
-        rc = self._handle.start_async(self._connect_timeout)
+        rc = self._handle.start_async(self._connect_timeout, self._caller_span())
         if rc != 0:
             self._events._connecting = None
             message = f"Failed to start session: {_generic_result_name(rc)}"
             connected.set_exception(BrokerTimeoutError(message) if rc == _TIMEOUT_CODE else Error(message))
         return connected
+
+    def _caller_span(self) -> int:
+        """For a control operation about to call libbmq: 0, or, in an
+        instrumented session, the id under which the current span was
+        registered as the parent of libbmq's spans of the operation."""
+        telemetry = self._telemetry
+        return 0 if telemetry is None else int(telemetry.caller_span())
 
     def _finish_start(self) -> None:
         self._stopped = False
@@ -741,7 +772,9 @@ class Session:
         self._stopped = True
         self._forget_exit_hook()
         try:
-            self._handle.stop()
+            self._handle.stop(self._caller_span())
+            if self._telemetry is not None:
+                self._telemetry.drain_control_spans()
             self._events.cancel_all()
             self._queues.clear()
             _live_sessions.discard(self)
@@ -909,7 +942,7 @@ class Session:
         try:
             handle.open_queue_async(
                 slot, queue_uri, flags, options_tuple,
-                seconds if seconds is not None else self._open_timeout, request_id,
+                seconds if seconds is not None else self._open_timeout, request_id, self._caller_span(),
             )
         except BaseException:
             self._events._operations.pop(request_id, None)
@@ -977,7 +1010,11 @@ class Session:
 
         request_id = self._events.add_operation(on_done)
         rc = self._handle.configure_queue_async(
-            queue.slot, options_tuple, seconds if seconds is not None else self._configure_timeout, request_id
+            queue.slot,
+            options_tuple,
+            seconds if seconds is not None else self._configure_timeout,
+            request_id,
+            self._caller_span(),
         )
         if rc == _QUEUE_NOT_OPEN:
             self._events._operations.pop(request_id, None)
@@ -1042,7 +1079,7 @@ class Session:
 
         request_id = self._events.add_operation(on_done)
         rc = handle.close_queue_async(
-            queue.slot, seconds if seconds is not None else self._close_timeout, request_id
+            queue.slot, seconds if seconds is not None else self._close_timeout, request_id, self._caller_span()
         )
         if rc == _QUEUE_NOT_OPEN:
             self._events._operations.pop(request_id, None)
@@ -1158,6 +1195,7 @@ class Session:
             return
         self._check_running()  # refused because stop() began meanwhile
         if rc == _BW_LIMIT:
+            self._count_channel_wait()
             rc, build_rc = self._post_when_channel_drains(queue, message, encoded, on_ack)
             if rc == 0:
                 return
@@ -1169,6 +1207,11 @@ class Session:
         if rc == _BW_LIMIT:
             raise BandwidthLimitError(text)
         raise Error(text)
+
+    def _count_channel_wait(self) -> None:
+        """A post found the channel full (or the unacknowledged limits
+        reached): counted in :meth:`stats`."""
+        self._handle.channel_waits += 1
 
     def _post_when_channel_drains(
         self, queue: _Queue, message: bytes, encoded: Any, on_ack: Optional[OnAck]
@@ -1261,6 +1304,8 @@ class Session:
             if self._stopped:  # refused because stop() began meanwhile
                 raise Error(f"Method called after session was stopped ({done} of {total} messages were posted)")
             if rc == _BW_LIMIT:
+                if deadline is None:
+                    self._count_channel_wait()
                 if posted or deadline is None:
                     deadline = time.monotonic() + self._channel_write_timeout
                 remaining = deadline - time.monotonic()
@@ -1377,6 +1422,21 @@ class Session:
         # why, as any call made after stop() began does.
         self._check_running()
         raise Error(f"Failed to confirm message [{guid.hex().upper()}]: {rc}")
+
+    def stats(self) -> SessionStats:
+        """A snapshot of what this session has done so far: messages and
+        bytes posted, ACKs by status, messages received and confirmed,
+        posts awaiting their ACK, reconnections, waits for the channel.
+
+        Cheap (a handful of integers are copied); counting them costs the
+        hot paths nothing measurable, whether or not this is ever called.
+        May be called at any time, from any thread (callbacks included),
+        also after :meth:`stop` (the final counts).
+
+        Returns:
+            SessionStats: The counts, as of this call.
+        """
+        return _stats_from_counts(self._handle.stats(), _ACK_CODES_BY_INDEX)
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "running"

@@ -145,6 +145,9 @@ Session::Session(const SessionConfig& config,
                 return makeCredential(mechanism, data);
             });
     }
+    if (config.traceContext && config.tracer) {
+        options.setTraceOptions(config.traceContext, config.tracer);
+    }
     // `post` never blocks inside libbmq: on a full channel it returns
     // BW_LIMIT at once and the binding waits in `waitForChannel` with the
     // GIL released, in slices, so that Ctrl-C and other threads still run.

@@ -27,6 +27,8 @@
 #include <bmqa_queueid.h>
 #include <bmqa_session.h>
 #include <bmqa_sessionevent.h>
+#include <bmqpi_dtcontext.h>
+#include <bmqpi_dttracer.h>
 #include <bmqt_queueoptions.h>
 #include <bmqt_sessionoptions.h>
 
@@ -124,6 +126,10 @@ struct SessionConfig {
     std::string       authnData;
     AuthnCredentialFn authnCredentialFn      = nullptr;
     void*             authnCredentialContext = nullptr;
+    // Distributed tracing of libbmq's control operations (both, or
+    // neither): see `bmqpy_dtcontext.h`.
+    bsl::shared_ptr<BloombergLP::bmqpi::DTContext> traceContext;
+    bsl::shared_ptr<BloombergLP::bmqpi::DTTracer>  tracer;
 };
 
 /// One subscription: an expression over message properties and the

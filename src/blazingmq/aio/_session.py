@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextvars
 import functools
 import logging
 from typing import (
@@ -41,6 +42,7 @@ from .._messages import Ack
 from .._messages import Message as _SyncMessage
 from .._monitors import BasicHealthMonitor
 from .._options import DEFAULT_TIMEOUT, QueueOptions, SessionOptions, Subscription, Timeouts
+from .._stats import SessionStats
 from .._typing import PropertyTypeDict, PropertyValueDict
 from ..exceptions import BandwidthLimitError, Error
 from ..session_events import ChannelLowWatermark, SessionEvent
@@ -91,8 +93,9 @@ class Message:
             or None if the queue has no subscriptions.
     """
 
+    # `_span`: set only by an instrumented session (see blazingmq.otel).
     __slots__ = (
-        "data", "guid", "queue_uri", "properties", "property_types", "subscription", "_message", "_session"
+        "data", "guid", "queue_uri", "properties", "property_types", "subscription", "_message", "_session", "_span"
     )
 
     data: bytes
@@ -155,6 +158,12 @@ class _LoopSession(_session.Session):
     constructor; :meth:`Session.start` awaits its ``_start_future()``."""
 
     _connect_on_init = False
+    _instrument_methods = False
+
+    def _count_channel_wait(self) -> None:
+        # Counted by blazingmq.aio.Session, once per post (this session
+        # sees every retry of a waiting post).
+        pass
 
 
 def _wake(waiters: List["asyncio.Future[None]"]) -> None:
@@ -285,6 +294,9 @@ class Session:
             max_unacked_bytes=max_unacked_bytes,
             authn_credential=authn_credential,
         )
+        instrumentation = self._session._instrumentation
+        if instrumentation is not None:
+            instrumentation.aio_session_created(self, self._session._telemetry)
 
     @classmethod
     def with_options(
@@ -451,7 +463,10 @@ class Session:
                 operation.cancel()
             self._cancel_waiting_posts()
             loop = asyncio.get_running_loop()
-            self._stopping = loop.run_in_executor(None, self._session.stop)
+            # In this task's context, so that an instrumented session's
+            # spans of stopping are children of the caller's span.
+            context = contextvars.copy_context()
+            self._stopping = loop.run_in_executor(None, context.run, self._session.stop)
             self._stopping.add_done_callback(lambda _: self._after_stop())
         # Shielded: a cancelled `stop()` still stops.
         await asyncio.shield(self._stopping)
@@ -605,6 +620,7 @@ class Session:
                 self._pending_acks.add(future)
                 return future
         # Behind the messages already waiting, so that order is kept.
+        session._handle.channel_waits += 1
         deadline = self._loop.time() + self._channel_write_timeout
         self._waiting_posts.append(
             (future, deadline, (queue_uri, message, properties, property_type_overrides, on_ack))
@@ -632,8 +648,13 @@ class Session:
         """
         session = self._running()
         if self._waiting_posts:
+            session._handle.channel_waits += 1
             raise BandwidthLimitError(f"Failed to post message to {queue_uri} queue: BW_LIMIT")
-        session.post(queue_uri, message, properties, property_type_overrides)
+        try:
+            session.post(queue_uri, message, properties, property_type_overrides)
+        except BandwidthLimitError:
+            session._handle.channel_waits += 1
+            raise
 
     async def _post_when_channel_drains(self) -> None:
         """Post the messages that found the channel full, in order: retried
@@ -778,6 +799,14 @@ class Session:
                 self._session.confirm(message)
             except Error as error:
                 _logger.warning("message %s not confirmed: %s", message.guid.hex().upper(), error)
+
+    def stats(self) -> SessionStats:
+        """A snapshot of what this session has done so far; see
+        :meth:`blazingmq.Session.stats`.  ``messages_received`` counts the
+        messages that reached the session (whether or not :meth:`messages`
+        has yielded them yet).  May be called at any time, also before
+        :meth:`start` and after :meth:`stop`."""
+        return self._session.stats()
 
     def __repr__(self) -> str:
         state = {_NEW: "new", _STARTING: "starting", _RUNNING: "running", _STOPPING: "stopping"}.get(

@@ -48,6 +48,11 @@ DOMAINS: Dict[str, Dict[str, Any]] = {
     "bmq.test.mem.broadcast": {"mode": "broadcast", "storage": "inMemory"},
     # The domain of the user guide's examples.
     "bmq.tutorial.workqueue": {"mode": "priority", "storage": "fileBacked"},
+    # Each queue holds at most 3 messages: the broker NACKs (LIMIT_MESSAGES)
+    # posts beyond them, so that tests can get a NACK on demand.  (The
+    # broker refuses a message once it holds more than the limit: a limit
+    # of 2 holds 3.)
+    "bmq.test.mem.limited": {"mode": "priority", "storage": "inMemory", "queue_messages": 2},
     # Large limits, so benchmarks can fill a queue with millions of messages;
     # a one-second deduplication window, because the broker keeps every
     # message (payload included) for that long after it is confirmed: with
@@ -115,7 +120,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _domain_config(mode: str, storage: str, messages: int, size: int, deduplication_ms: int) -> Dict[str, Any]:
+def _domain_config(
+    mode: str, storage: str, messages: int, size: int, deduplication_ms: int, queue_messages: int
+) -> Dict[str, Any]:
     mode_config: Dict[str, Any] = {mode: {}}
     if mode == "fanout":
         mode_config = {"fanout": {"appIDs": list(FANOUT_APP_IDS)}}
@@ -130,7 +137,7 @@ def _domain_config(mode: str, storage: str, messages: int, size: int, deduplicat
                 "storage": {
                     "config": {storage: {}},
                     "domainLimits": {"bytes": size, "messages": messages, **limits},
-                    "queueLimits": {"bytes": size, "messages": messages, **limits},
+                    "queueLimits": {"bytes": size, "messages": queue_messages, **limits},
                 },
                 "messageTtl": 3600,
                 "maxProducers": 0,
@@ -330,6 +337,7 @@ def write_config(directory: Path, port: int, authentication: Optional[Dict[str, 
             spec.get("messages", 1_000_000),
             spec.get("bytes", 1024 * _MIB),
             spec.get("deduplication_ms", 300_000),  # the broker's usual 5 minutes
+            spec.get("queue_messages", spec.get("messages", 1_000_000)),
         )
         (etc / "domains" / f"{name}.json").write_text(json.dumps(domain, indent=2))
     return etc
