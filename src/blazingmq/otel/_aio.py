@@ -16,31 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-import weakref
 from typing import Any, Mapping, Optional
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
-from ..exceptions import Error
-from ._telemetry import SendState, SessionTelemetry, report_failure
+from ._telemetry import SendState, SessionTelemetry, TracedMethod, report_failure
 
 __all__ = ["attach"]
-
-
-class _Traced:
-    __slots__ = ("_session", "_telemetry")
-
-    def __init__(self, session: Any, telemetry: SessionTelemetry) -> None:
-        self._session = weakref.ref(session)
-        self._telemetry = telemetry
-
-    def _owner(self) -> Any:
-        session = self._session()
-        if session is None:
-            raise Error("Method called after session was stopped")
-        return session
 
 
 def _ack_settled(state: SendState, future: "asyncio.Future[Any]") -> None:
@@ -57,7 +41,7 @@ def _ack_settled(state: SendState, future: "asyncio.Future[Any]") -> None:
         report_failure()
 
 
-class _TracedPost(_Traced):
+class _TracedPost(TracedMethod):
     __slots__ = ()
 
     def __call__(
@@ -86,7 +70,7 @@ class _TracedPost(_Traced):
         return future
 
 
-class _TracedPostNowait(_Traced):
+class _TracedPostNowait(TracedMethod):
     __slots__ = ()
 
     def __call__(
@@ -172,7 +156,7 @@ class _TracedMessageIterator:
         self._finish()
 
 
-class _TracedMessages(_Traced):
+class _TracedMessages(TracedMethod):
     __slots__ = ()
 
     def __call__(self, queue_uri: Optional[str] = None) -> _TracedMessageIterator:
@@ -180,7 +164,7 @@ class _TracedMessages(_Traced):
         return _TracedMessageIterator(type(session).messages(session, queue_uri), self._telemetry)
 
 
-class _TracedConfirm(_Traced):
+class _TracedConfirm(TracedMethod):
     __slots__ = ()
 
     def __call__(self, message: Any) -> Any:

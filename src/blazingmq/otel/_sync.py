@@ -14,7 +14,6 @@ until the garbage collector runs, instead of stopping it at once.
 from __future__ import annotations
 
 import time
-import weakref
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from opentelemetry import context as otel_context
@@ -22,8 +21,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
 from .._messages import Message, MessageHandle
-from ..exceptions import Error
-from ._telemetry import SessionTelemetry, report_failure
+from ._telemetry import SessionTelemetry, TracedMethod, report_failure
 
 __all__ = ["attach", "wrap_on_message"]
 
@@ -89,23 +87,7 @@ def wrap_on_message(telemetry: SessionTelemetry, on_message: Callable[..., Any])
     return traced_on_message
 
 
-class _Traced:
-    """A stand-in for one method of one session."""
-
-    __slots__ = ("_session", "_telemetry")
-
-    def __init__(self, session: Any, telemetry: SessionTelemetry) -> None:
-        self._session = weakref.ref(session)
-        self._telemetry = telemetry
-
-    def _owner(self) -> Any:
-        session = self._session()
-        if session is None:
-            raise Error("Method called after session was stopped")
-        return session
-
-
-class _TracedPost(_Traced):
+class _TracedPost(TracedMethod):
     __slots__ = ()
 
     def __call__(
@@ -138,7 +120,7 @@ class _TracedPost(_Traced):
         state.posted(1, traced_on_ack is not None)
 
 
-class _TracedPostMany(_Traced):
+class _TracedPostMany(TracedMethod):
     __slots__ = ()
 
     def __call__(
@@ -184,7 +166,7 @@ class _TracedPostMany(_Traced):
         state.posted(count, traced_on_ack is not None)
 
 
-class _TracedConfirm(_Traced):
+class _TracedConfirm(TracedMethod):
     __slots__ = ()
 
     def __call__(self, message: Message) -> None:
@@ -196,7 +178,7 @@ class _TracedConfirm(_Traced):
         telemetry.confirmed(span, message.queue_uri, message.guid)
 
 
-class _TracedConfirmMany(_Traced):
+class _TracedConfirmMany(TracedMethod):
     __slots__ = ()
 
     def __call__(self, messages: Iterable[Message]) -> None:

@@ -27,6 +27,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 
 from .._enums import AckStatus
 from .._messages import Ack
+from ..exceptions import Error
 from ._control_spans import control_spans
 
 __all__ = ["SessionTelemetry", "SendState", "report_failure"]
@@ -387,3 +388,22 @@ class SendState:
             self._telemetry.instruments.operation_duration.record(time.monotonic() - self._started, metric_attributes)
         except Exception:  # the post itself succeeded: it must not raise
             report_failure()
+
+
+class TracedMethod:
+    """A stand-in for one method of one instrumented session (sync or
+    aio), set as an attribute of that session only: other sessions keep the
+    class's methods.  Holds the session weakly, so that the stand-ins do not
+    keep a dropped session alive."""
+
+    __slots__ = ("_session", "_telemetry")
+
+    def __init__(self, session: Any, telemetry: "SessionTelemetry") -> None:
+        self._session = weakref.ref(session)
+        self._telemetry = telemetry
+
+    def _owner(self) -> Any:
+        session = self._session()
+        if session is None:
+            raise Error("Method called after session was stopped")
+        return session
