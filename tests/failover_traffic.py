@@ -1,0 +1,386 @@
+"""Steady traffic through a cluster while a scenario breaks it, and the
+checks of what came out (for tests/test_failover.py).
+
+One producer posts numbered messages with ACKs, one consumer confirms what
+it receives, both through the same broker URI (the proxy, or a node).  A
+*scenario* (a plain function, run on its own thread) kills, stops, pauses
+and restarts brokers meanwhile; it calls ``traffic.wait_posted(n)`` to let
+the producer get ahead between its steps.  After it, the producer posts
+``tail`` more messages, then every ACK and every acknowledged message is
+waited for and the :class:`Ledger` checks:
+
+* every post got exactly one ACK, and no post raised;
+* every message acknowledged SUCCESS was delivered at least once;
+* the first deliveries came in the order of posting (a redelivery after a
+  failover is counted as a duplicate, never as disorder);
+* nothing was delivered that was not posted.
+
+A SUCCESS-acknowledged message never delivered is *lost*: the brokers' logs
+are searched for its GUID, and the loss is accepted (and reported) only
+when a broker's log shows that the broker dropped it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import blazingmq
+import blazingmq.aio
+from blazingmq import AckStatus
+from blazingmq.testing import Cluster
+
+#: The figures of every scenario run in this session (conftest.py prints
+#: them at the end).
+REPORTS: List[Dict[str, Any]] = []
+
+#: What a broker writes when it drops a message it had (searched for in the
+#: log lines that name a lost message's GUID).
+BROKER_DROP_MARKERS = ("#STORAGE_UNKNOWN_MESSAGE", "TTL", "expired", "gc'ed", "purge")
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How the producer posts: ``burst`` messages at once, at ``rate``
+    messages per second on average.  A large burst runs ahead of the ACKs,
+    so that posts share PUT events."""
+
+    name: str
+    rate: float
+    burst: int
+
+
+STEADY = Pace("steady", rate=400, burst=4)
+AHEAD = Pace("ahead", rate=400, burst=200)
+
+
+class Ledger:
+    """Everything the producer posted and the consumer received, with the
+    time of each event; thread-safe."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.start = time.monotonic()
+        self.post_times: List[float] = []
+        self.acks: Dict[int, List[Tuple[AckStatus, Optional[bytes], float]]] = collections.defaultdict(list)
+        self.ack_times: List[float] = []
+        self.deliveries: List[int] = []
+        self.post_errors: List[str] = []
+        self.events: Dict[str, List[Tuple[float, str]]] = {"producer": [], "consumer": []}
+        self.steps: List[Tuple[float, str]] = []
+
+    # -- recording (any thread) ----------------------------------------------
+
+    def posted(self) -> int:
+        with self.condition:
+            self.post_times.append(time.monotonic())
+            self.condition.notify_all()
+            return len(self.post_times) - 1
+
+    def post_failed(self, error: BaseException) -> None:
+        with self.condition:
+            self.post_errors.append(repr(error))
+
+    def acked(self, number: int, status: AckStatus, guid: Optional[bytes]) -> None:
+        now = time.monotonic()
+        with self.condition:
+            self.acks[number].append((status, guid, now))
+            self.ack_times.append(now)
+            self.condition.notify_all()
+
+    def delivered(self, data: bytes) -> None:
+        with self.condition:
+            self.deliveries.append(int(data))
+            self.condition.notify_all()
+
+    def event(self, role: str, event: Any) -> None:
+        with self.condition:
+            self.events[role].append((time.monotonic(), type(event).__name__))
+
+    def step(self, text: str) -> None:
+        """Note what the scenario did, for the report."""
+        with self.condition:
+            self.steps.append((time.monotonic(), text))
+
+    # -- waiting (scenario and test threads) -----------------------------------
+
+    def wait_posted(self, count: int, timeout: float = 60.0) -> None:
+        self._wait(lambda: len(self.post_times) >= count, timeout, f"{count} posts")
+
+    def _wait(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        with self.condition:
+            if not self.condition.wait_for(ready, timeout):
+                raise AssertionError(
+                    f"no {what} within {timeout} s (hang?): posted {len(self.post_times)}, "
+                    f"acked {len(self.acks)}, delivered {len(self.deliveries)}; steps {self.steps}"
+                )
+
+    def wait_settled(self, timeout: float = 90.0) -> None:
+        """Every post acknowledged, every SUCCESS delivered."""
+        self._wait(lambda: len(self.acks) >= len(self.post_times), timeout, "ACK for every post")
+        self._wait(lambda: self._succeeded() <= set(self.deliveries), timeout, "delivery of every SUCCESS")
+
+    def _succeeded(self) -> set:
+        return {n for n, acks in self.acks.items() if acks and acks[0][0] == AckStatus.SUCCESS}
+
+    # -- results --------------------------------------------------------------
+
+    def figures(self) -> Dict[str, Any]:
+        with self.condition:
+            statuses = collections.Counter(status.name for acks in self.acks.values() for status, _, _ in acks)
+            counts = collections.Counter(self.deliveries)
+            succeeded = self._succeeded()
+            latencies = [acks[0][2] - self.post_times[n] for n, acks in self.acks.items() if acks]
+            return {
+                "posted": len(self.post_times),
+                "post_errors": len(self.post_errors),
+                "acks": dict(sorted(statuses.items())),
+                "delivered": len(counts),
+                "deliveries": len(self.deliveries),
+                "duplicates": sum(n - 1 for n in counts.values()),
+                "lost": sorted(succeeded - counts.keys()),
+                "out_of_order": self._out_of_order(),
+                "longest_ack_stall_s": round(self._longest_ack_stall(), 3),
+                "longest_ack_latency_s": round(max(latencies, default=0.0), 3),
+                "events": {role: [name for _, name in events] for role, events in self.events.items()},
+                "steps": [f"{t - self.start:.1f}s {text}" for t, text in self.steps],
+            }
+
+    def _out_of_order(self) -> int:
+        """First deliveries that came after a later-posted message's."""
+        seen = set()
+        highest = -1
+        disorder = 0
+        for number in self.deliveries:
+            if number in seen:
+                continue  # a duplicate
+            seen.add(number)
+            if number < highest:
+                disorder += 1
+            highest = max(highest, number)
+        return disorder
+
+    def _longest_ack_stall(self) -> float:
+        """The longest time without any ACK while some post waited for
+        one."""
+        events = sorted([(t, 1) for t in self.post_times] + [(t, -1) for t in self.ack_times])
+        pending = 0
+        waiting_since: Optional[float] = None
+        longest = 0.0
+        for when, change in events:
+            if change < 0:
+                if waiting_since is not None:
+                    longest = max(longest, when - waiting_since)
+                pending -= 1
+                waiting_since = when if pending > 0 else None
+            else:
+                if pending == 0:
+                    waiting_since = when
+                pending += 1
+        return longest
+
+    def guid(self, number: int) -> Optional[bytes]:
+        acks = self.acks.get(number)
+        return acks[0][1] if acks else None
+
+
+def summary(figures: Dict[str, Any]) -> str:
+    """One scenario's figures on a few lines."""
+    if "steps" not in figures:  # not a Ledger's
+        return ", ".join(f"{key}: {value}" for key, value in figures.items())
+    events = "; ".join(f"{role}: {', '.join(names) or '-'}" for role, names in figures["events"].items())
+    return (
+        f"{figures['scenario']}: posted {figures['posted']}, ACKs {figures['acks']}, "
+        f"delivered {figures['delivered']} (+{figures['duplicates']} duplicates), lost {len(figures['lost'])}"
+        f"{' (broker: ' + str(len(figures.get('broker_losses', {}))) + ')' if figures['lost'] else ''}, "
+        f"longest ACK stall {figures['longest_ack_stall_s']} s (latency {figures['longest_ack_latency_s']} s), "
+        f"{figures['seconds']} s\n    events: {events}\n    steps: {' | '.join(figures['steps'])}"
+    )
+
+
+def explain_losses(cluster: Cluster, ledger: Ledger, lost: List[int]) -> Dict[int, List[str]]:
+    """The brokers' log lines that name each lost message's GUID."""
+    evidence: Dict[int, List[str]] = {}
+    guids = {number: (ledger.guid(number) or b"").hex().upper() for number in lost}
+    for broker in cluster.nodes:
+        for path in broker.log_files():
+            with contextlib.suppress(OSError), open(path, errors="replace") as log:
+                for line in log:
+                    for number, guid in guids.items():
+                        if guid and guid in line:
+                            evidence.setdefault(number, []).append(f"{broker.name}: {line.strip()}")
+    return evidence
+
+
+def check(cluster: Cluster, ledger: Ledger, figures: Dict[str, Any]) -> Dict[str, Any]:
+    """Assert the invariants of the module docstring; return the figures
+    with the broker losses, if any, explained."""
+    assert not ledger.post_errors, f"posts raised: {ledger.post_errors[:5]}"
+    assert figures["posted"] > 0
+    missing = [n for n in range(figures["posted"]) if n not in ledger.acks]
+    assert not missing, f"posts without an ACK: {missing[:20]}"
+    doubled = {n: acks for n, acks in ledger.acks.items() if len(acks) != 1}
+    assert not doubled, f"posts with several ACKs: {list(doubled.items())[:5]}"
+    assert figures["out_of_order"] == 0, f"{figures['out_of_order']} messages delivered out of order"
+    assert max(ledger.deliveries, default=-1) < figures["posted"], "delivered a message never posted"
+    lost = figures["lost"]
+    if lost:
+        evidence = explain_losses(cluster, ledger, lost)
+        dropped = {
+            number: lines
+            for number, lines in evidence.items()
+            if any(marker.lower() in line.lower() for line in lines for marker in BROKER_DROP_MARKERS)
+        }
+        unexplained = [number for number in lost if number not in dropped]
+        figures["broker_losses"] = {number: lines[-5:] for number, lines in dropped.items()}
+        print(f"\nBROKER LOSS: {len(dropped)} acknowledged message(s) dropped by a broker: {figures['broker_losses']}")
+        assert not unexplained, (
+            f"{len(unexplained)} SUCCESS-acknowledged messages never delivered, with no broker log saying it "
+            f"dropped them: {unexplained[:20]}; log lines naming them: "
+            f"{ {n: evidence.get(n, [])[-5:] for n in unexplained[:5]} }"
+        )
+    return figures
+
+
+class _Producer:
+    """When to post: at the pace, until told how many to post in all."""
+
+    def __init__(self, ledger: Ledger, pace: Pace) -> None:
+        self.ledger = ledger
+        self.pace = pace
+        self.total: Optional[int] = None  # set after the scenario: posted + tail
+
+    def delay(self, number: int) -> float:
+        """Seconds to wait before posting message ``number`` (0 in a burst)."""
+        if number % self.pace.burst:
+            return 0.0
+        return self.ledger.start + number / self.pace.rate - time.monotonic()
+
+    def done(self, number: int) -> bool:
+        return self.total is not None and number >= self.total
+
+
+Scenario = Callable[[Ledger], None]
+
+
+def run_sync(uri: str, queue: str, pace: Pace, scenario: Scenario, tail: int = 400) -> Ledger:
+    """The traffic with :class:`blazingmq.Session` (a producer thread, the
+    consumer's callbacks) while ``scenario`` runs on this thread."""
+    ledger = Ledger()
+    producer_control = _Producer(ledger, pace)
+
+    def on_message(message: blazingmq.Message, handle: blazingmq.MessageHandle) -> None:
+        ledger.delivered(message.data)
+        handle.confirm()
+
+    def on_ack(number: int, ack: blazingmq.Ack) -> None:
+        ledger.acked(number, ack.status, ack.guid)
+
+    consumer = blazingmq.Session(lambda e: ledger.event("consumer", e), on_message=on_message, broker=uri)
+    producer = blazingmq.Session(lambda e: ledger.event("producer", e), broker=uri)
+    stop = threading.Event()
+
+    def produce() -> None:
+        number = 0
+        while not stop.is_set() and not producer_control.done(number):
+            delay = producer_control.delay(number)
+            if delay > 0:
+                time.sleep(delay)
+            ledger.posted()
+            try:
+                producer.post(queue, b"%d" % number, on_ack=functools.partial(on_ack, number))
+            except Exception as error:  # counted and asserted on, never expected
+                ledger.post_failed(error)
+            number += 1
+
+    try:
+        consumer.open_queue(queue, read=True)
+        producer.open_queue(queue, write=True)
+        thread = threading.Thread(target=produce, name="producer")
+        thread.start()
+        try:
+            scenario(ledger)
+            producer_control.total = len(ledger.post_times) + tail
+            thread.join(120)
+            assert not thread.is_alive(), "the producer hung"
+        finally:
+            stop.set()
+            thread.join(60)
+        ledger.wait_settled()
+        time.sleep(0.5)  # late duplicates
+    finally:
+        producer.stop()
+        consumer.stop()
+    return ledger
+
+
+def run_async(uri: str, queue: str, pace: Pace, scenario: Scenario, tail: int = 400) -> Ledger:
+    """The traffic with :class:`blazingmq.aio.Session` on an event loop,
+    while ``scenario`` runs on a worker thread."""
+    ledger = Ledger()
+    producer_control = _Producer(ledger, pace)
+
+    async def consume(session: blazingmq.aio.Session) -> None:
+        async for message in session.messages(queue):
+            ledger.delivered(message.data)
+            message.confirm()
+
+    async def watch(role: str, session: blazingmq.aio.Session) -> None:
+        async for event in session.events():
+            ledger.event(role, event)
+
+    async def produce(session: blazingmq.aio.Session) -> None:
+        number = 0
+        while not producer_control.done(number):
+            delay = producer_control.delay(number)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            ledger.posted()
+            try:
+                future = session.post(queue, b"%d" % number)
+            except Exception as error:  # counted and asserted on, never expected
+                ledger.post_failed(error)
+            else:
+                future.add_done_callback(functools.partial(_record_ack, ledger, number))
+            number += 1
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with blazingmq.aio.Session(uri) as consumer, blazingmq.aio.Session(uri) as producer:
+            await consumer.open_queue(queue, read=True)
+            await producer.open_queue(queue, write=True)
+            tasks = [
+                asyncio.ensure_future(coroutine)
+                for coroutine in (consume(consumer), watch("consumer", consumer), watch("producer", producer))
+            ]
+            producing = asyncio.ensure_future(produce(producer))
+            try:
+                await loop.run_in_executor(None, scenario, ledger)
+                producer_control.total = len(ledger.post_times) + tail
+                await asyncio.wait_for(producing, 120)
+                await loop.run_in_executor(None, ledger.wait_settled)
+                await asyncio.sleep(0.5)  # late duplicates
+            finally:
+                producing.cancel()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(producing, *tasks, return_exceptions=True)
+
+    asyncio.run(main())
+    return ledger
+
+
+def _record_ack(ledger: Ledger, number: int, future: "asyncio.Future[blazingmq.Ack]") -> None:
+    if future.cancelled():
+        ledger.post_failed(RuntimeError(f"the ACK future of post {number} was cancelled"))
+    elif future.exception() is not None:
+        ledger.post_failed(future.exception())  # type: ignore[arg-type]
+    else:
+        ack = future.result()
+        ledger.acked(number, ack.status, ack.guid)
