@@ -9,8 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List
-
 import pytest
 
 import blazingmq
@@ -79,15 +77,17 @@ def test_bad_names_and_arguments_are_refused(bmq_cluster):
             pass  # pragma: no cover
 
 
-def test_round_trip_through_the_proxy(bmq_cluster, bmq_cluster_session, bmq_queue_uri_factory, bmq_received):
+def test_round_trip_through_the_proxy(
+    bmq_cluster, bmq_cluster_session, bmq_queue_uri_factory, bmq_received, collector
+):
     queue = bmq_queue_uri_factory(PERSISTENT)
-    acks: List[blazingmq.Ack] = []
+    acks = collector()
     bmq_cluster_session.open_queue(queue, read=True, write=True)
-    bmq_cluster_session.post(queue, b"through the proxy", properties={"n": 1}, on_ack=acks.append)
+    bmq_cluster_session.post(queue, b"through the proxy", properties={"n": 1}, on_ack=acks)
     message = bmq_received.get()
     assert (message.data, message.properties) == (b"through the proxy", {"n": 1})
     bmq_cluster_session.confirm(message)
-    assert [ack.status for ack in acks] == [AckStatus.SUCCESS]
+    assert [ack.status for ack in acks.wait_count(1)] == [AckStatus.SUCCESS]
     # The proxy in data center east goes through a node of its own data center.
     assert bmq_cluster.active_node().data_center == "east"
 

@@ -282,7 +282,9 @@ class Broker:
 
     def log_files(self) -> List[Path]:
         """The broker's log files, oldest first (one per start)."""
-        return sorted((self.directory / "logs").glob("logs.*"), key=lambda path: path.stat().st_mtime)
+        # `logs.last` is the broker's link to the newest one.
+        files = [path for path in (self.directory / "logs").glob("logs.*") if not path.is_symlink()]
+        return sorted(files, key=lambda path: path.stat().st_mtime)
 
     def _newest_log(self) -> Optional[Path]:
         with contextlib.suppress(OSError):
@@ -291,10 +293,13 @@ class Broker:
                 return files[-1]
         return None
 
-    def log_tail(self, lines: int = 30) -> str:
-        """The last ``lines`` records of its newest log file."""
+    def log_tail(self, lines: int = 30, width: int = 400) -> str:
+        """The last ``lines`` lines of its newest log file, each cut to
+        ``width`` characters (the broker logs whole configurations on one
+        line)."""
         path = self._newest_log()
-        return _tail(path, lines) if path is not None else ""
+        text = _tail(path, lines) if path is not None else ""
+        return "\n".join(line if len(line) <= width else line[:width] + " [...]" for line in text.splitlines())
 
     def admin(self, command: str, timeout: float = 10.0) -> str:
         """Run a broker admin command (e.g. ``"CLUSTERS CLUSTER c STATUS"``;
