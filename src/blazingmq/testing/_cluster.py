@@ -152,7 +152,7 @@ class Cluster:
 
     @property
     def proxy_uri(self) -> str:
-        """The URI of the first proxy: what applications connect to."""
+        """The URI of the first proxy, which applications connect to."""
         if not self.proxies:
             raise ClusterError("this cluster has no proxy; connect to a node (cluster.nodes[i].uri)")
         return self.proxies[0].uri
