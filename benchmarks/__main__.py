@@ -256,6 +256,20 @@ class Step:
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
+def _latency_turns(prefix: str, row: str, broker_uri: str, domain_uri: str, tag: str, count: int, rate: float,
+                   pythons: Dict[str, Path], tool: Optional[Path]) -> List[List[Step]]:
+    """One latency run at ``rate`` per implementation, for the table row
+    ``row``; queues are made under ``domain_uri`` (``bmq://<domain>``)."""
+    turns = [[Step(f"{prefix}{name}: latency at {rate:.0f} msgs/s", _bind(
+        _workload, python, "latency", broker_uri, f"{domain_uri}/{name}-latency-{tag}",
+        "--count", str(count), "--rate", str(rate)), row, name)]
+        for name, python in pythons.items()]
+    if tool is not None:
+        turns.append([Step(f"{prefix}bmqtool: latency at {rate:.0f} msgs/s", _bind(
+            _bmqtool_latency, tool, broker_uri, f"{domain_uri}/tool-latency-{tag}", count, KIB, rate), row, "bmqtool")])
+    return turns
+
+
 def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
           pythons: Dict[str, Path], tool: Optional[Path]) -> List[Step]:
     """The runs, in ``args.repeat`` rounds.  Within a round the
@@ -348,15 +362,8 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
             steps.append(Step(f"{prefix}ours: blazingmq.aio consume {count} x 1 KiB with confirm", _bind(
                 _workload, python, "aio-consume", broker_uri, queue, "--count", str(count)),
                 "aio consume 1 KiB (msgs/s)", "ours"))
-        turns = [[Step(f"{prefix}{name}: latency at {args.rate:.0f} msgs/s", _bind(
-            _workload, python, "latency", broker_uri, f"bmq://{DOMAIN}/{name}-latency-{tag}",
-            "--count", str(args.latency_count), "--rate", str(args.rate)), "latency", name)]
-            for name, python in pythons.items()]
-        if tool is not None:
-            turns.append([Step(f"{prefix}bmqtool: latency at {args.rate:.0f} msgs/s", _bind(
-                _bmqtool_latency, tool, broker_uri, f"bmq://{DOMAIN}/tool-latency-{tag}",
-                args.latency_count, KIB, args.rate), "latency", "bmqtool")])
-        add_rotated(turns)
+        add_rotated(_latency_turns(prefix, "latency", broker_uri, f"bmq://{DOMAIN}", tag, args.latency_count,
+                                   args.rate, pythons, tool))
 
     if "ours" in pythons and not args.no_soak:
         python = pythons["ours"]
@@ -499,15 +506,8 @@ def _cluster_plan(args: argparse.Namespace, cluster: Cluster, pythons: Dict[str,
                 _bmqtool_consume, tool, uri, f"bmq://{CLUSTER_DOMAIN}/tool-consume-{tag}", count // 8, KIB),
                 "cluster: consume 1 KiB (msgs/s)", "bmqtool")])
         add_rotated(turns)
-        turns = [[Step(f"{prefix}{name}: latency at {args.cluster_rate:.0f} msgs/s", _bind(
-            _workload, python, "latency", uri, f"bmq://{CLUSTER_DOMAIN}/{name}-latency-{tag}",
-            "--count", str(args.cluster_latency_count), "--rate", str(args.cluster_rate)), "cluster latency", name)]
-            for name, python in pythons.items()]
-        if tool is not None:
-            turns.append([Step(f"{prefix}bmqtool: latency at {args.cluster_rate:.0f} msgs/s", _bind(
-                _bmqtool_latency, tool, uri, f"bmq://{CLUSTER_DOMAIN}/tool-latency-{tag}",
-                args.cluster_latency_count, KIB, args.cluster_rate), "cluster latency", "bmqtool")])
-        add_rotated(turns)
+        add_rotated(_latency_turns(prefix, "cluster latency", uri, f"bmq://{CLUSTER_DOMAIN}", tag,
+                                   args.cluster_latency_count, args.cluster_rate, pythons, tool))
         failover_count = int(args.cluster_rate * 6)  # six seconds of posting
         turns = [[Step(f"{prefix}{name}: leader killed while posting {failover_count} at {args.cluster_rate:.0f}/s",
                        _bind(_failover, cluster, python, f"bmq://{CLUSTER_DOMAIN}/{name}-failover-{tag}",
