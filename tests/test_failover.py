@@ -39,7 +39,7 @@ def _run(
 ) -> Dict[str, Any]:
     run = run_sync if driver == "sync" else run_async
     began = time.monotonic()
-    ledger = run(cluster.proxy_uri, queue, pace, functools.partial(scenario, cluster))
+    ledger = run(cluster, cluster.proxy_uri, queue, pace, functools.partial(scenario, cluster))
     figures = ledger.figures()
     figures = {"scenario": f"{title} ({driver}, {pace.name})", **figures}
     figures["seconds"] = round(time.monotonic() - began, 1)

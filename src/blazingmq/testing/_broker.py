@@ -105,11 +105,16 @@ class _Launcher:
         self._thread: Optional[threading.Thread] = None
         self._pid = 0
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: the lock may have been held by another thread
+        of the parent, and the launcher thread is not there."""
+        self._lock = threading.Lock()
+        self._thread = None
+
     def run(self, start: Callable[[], _T]) -> _T:
         """Call ``start`` on the launcher thread and return what it returns."""
         future: "concurrent.futures.Future[_T]" = concurrent.futures.Future()
         with self._lock:
-            # After a fork, the child has no launcher thread: start its own.
             if self._thread is None or self._pid != os.getpid():
                 self._requests = queue.SimpleQueue()
                 self._thread = threading.Thread(target=self._serve, name="blazingmq-broker-launcher", daemon=True)
@@ -129,6 +134,8 @@ class _Launcher:
 
 
 _launcher = _Launcher()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_launcher.forget_after_fork)
 
 
 def _free_ports(count: int) -> List[int]:
