@@ -1,7 +1,7 @@
 """Side-by-side benchmark: this package vs the C++ ``bmqtool.tsk`` vs the
 existing ``blazingmq`` wheel from PyPI, in one run against one local broker.
 
-    python -m benchmarks [--count 200000] [--quick] [--no-official] [--no-bmqtool]
+    python -m benchmarks [--count 200000] [--quick] [--no-official] [--no-bmqtool] [--no-cluster|--cluster-only]
     python -m benchmarks --compare OLD.json [NEW.json]
 
 Every Python workload (``workload.py``) runs in its own process: the same
@@ -33,9 +33,9 @@ import time
 import venv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from blazingmq.testing import find_broker_executable, start_broker
+from blazingmq.testing import Cluster, find_broker_executable, start_broker, start_cluster
 
 from .compare import compare_files, load_table
 
@@ -44,6 +44,9 @@ WORKLOAD = HERE / "workload.py"
 OFFICIAL_VENV = HERE.parent / "build" / "bench-official"
 OFFICIAL_REQUIREMENT = "blazingmq==1.2.2"
 DOMAIN = "bmq.bench.mem.priority"
+# File-backed: on the cluster, replicated to a majority of the nodes before
+# the ACK (strong consistency).
+CLUSTER_DOMAIN = "bmq.test.persistent.priority"
 KIB = 1024
 
 
@@ -256,6 +259,20 @@ class Step:
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
+def _latency_turns(prefix: str, row: str, broker_uri: str, domain_uri: str, tag: str, count: int, rate: float,
+                   pythons: Dict[str, Path], tool: Optional[Path]) -> List[List[Step]]:
+    """One latency run at ``rate`` per implementation, for the table row
+    ``row``; queues are made under ``domain_uri`` (``bmq://<domain>``)."""
+    turns = [[Step(f"{prefix}{name}: latency at {rate:.0f} msgs/s", _bind(
+        _workload, python, "latency", broker_uri, f"{domain_uri}/{name}-latency-{tag}",
+        "--count", str(count), "--rate", str(rate)), row, name)]
+        for name, python in pythons.items()]
+    if tool is not None:
+        turns.append([Step(f"{prefix}bmqtool: latency at {rate:.0f} msgs/s", _bind(
+            _bmqtool_latency, tool, broker_uri, f"{domain_uri}/tool-latency-{tag}", count, KIB, rate), row, "bmqtool")])
+    return turns
+
+
 def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
           pythons: Dict[str, Path], tool: Optional[Path]) -> List[Step]:
     """The runs, in ``args.repeat`` rounds.  Within a round the
@@ -348,21 +365,162 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
             steps.append(Step(f"{prefix}ours: blazingmq.aio consume {count} x 1 KiB with confirm", _bind(
                 _workload, python, "aio-consume", broker_uri, queue, "--count", str(count)),
                 "aio consume 1 KiB (msgs/s)", "ours"))
-        turns = [[Step(f"{prefix}{name}: latency at {args.rate:.0f} msgs/s", _bind(
-            _workload, python, "latency", broker_uri, f"bmq://{DOMAIN}/{name}-latency-{tag}",
-            "--count", str(args.latency_count), "--rate", str(args.rate)), "latency", name)]
-            for name, python in pythons.items()]
-        if tool is not None:
-            turns.append([Step(f"{prefix}bmqtool: latency at {args.rate:.0f} msgs/s", _bind(
-                _bmqtool_latency, tool, broker_uri, f"bmq://{DOMAIN}/tool-latency-{tag}",
-                args.latency_count, KIB, args.rate), "latency", "bmqtool")])
-        add_rotated(turns)
+        add_rotated(_latency_turns(prefix, "latency", broker_uri, f"bmq://{DOMAIN}", tag, args.latency_count,
+                                   args.rate, pythons, tool))
 
     if "ours" in pythons and not args.no_soak:
         python = pythons["ours"]
         steps.append(Step(f"ours: {count} posts with the broker paused 3 s", _bind(
             _workload, python, "stall", broker_uri, f"bmq://{DOMAIN}/ours-stall-{unique}",
             "--count", str(count), "--broker-pid", str(broker_pid), "--pause", "3"), "stall", "ours"))
+    return steps
+
+
+# --------------------------------------------------------------------------
+# Through a proxy to a cluster
+
+
+def _during_leader_kill(cluster: Cluster, command: List[str], ready: Optional[str], kill_after: float) -> Outcome:
+    """Run ``command`` and SIGKILL the cluster's leader ``kill_after``
+    seconds after it printed ``ready`` on stderr (or after it started); the
+    leader is started again once the command is done."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err_parts: List[str] = []
+    if ready is not None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            err_parts.append(line)
+            if ready in line:
+                break
+    time.sleep(kill_after)
+    leader = cluster.leader()
+    cluster.kill(leader)
+    try:
+        out, err = process.communicate(timeout=600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        cluster.start(leader)
+        cluster.wait_healthy()
+    return Outcome(out, "".join(err_parts) + err, process.returncode, time.perf_counter() - start, 0.0)
+
+
+def _failover(cluster: Cluster, python: Path, queue: str, count: int, rate: float) -> Dict[str, Any]:
+    """Our workload (or the wheel's) posting at ``rate`` while the leader is
+    killed a third of the way through."""
+    command = [str(python), str(WORKLOAD), "failover", "--broker", cluster.proxy_uri, "--queue", queue,
+               "--count", str(count), "--rate", str(rate), "--size", str(KIB)]
+    outcome = _during_leader_kill(cluster, command, "posting", count / rate / 3)
+    if outcome.status != 0:
+        lines = [line for line in outcome.stderr.strip().splitlines() if "Ignore ACK event" not in line]
+        return {"error": lines[-1] if lines else f"exit status {outcome.status}"}
+    return dict(json.loads(outcome.stdout.strip().splitlines()[-1]))
+
+
+# bmqtool's --log records: "<ISO 8601 time>Z <pid>:<thread> INFO ACK <queue>|<correlation id>|<GUID>|<status>|"
+# and "... INFO PUSH <queue>|<GUID>|<payload>" (a message sent again keeps its GUID).
+_TOOL_RECORD = re.compile(r"^(\S+) \S+ \S+ (ACK|PUSH) [^|]*\|(.*)$")
+
+
+def _bmqtool_failover(cluster: Cluster, tool: Path, queue: str, count: int, rate: float) -> Dict[str, Any]:
+    """bmqtool posting numbered messages (``--messagepattern``) at ``rate``
+    with ACKs to a queue it also reads and confirms, through the proxy,
+    while the leader is killed a third of the way through; the longest gap
+    between ACKs and the duplicates come from its ``--log`` of every ACK
+    and PUSH."""
+    log = HERE.parent / "build" / f"bmqtool-failover-{os.getpid()}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    per_ms = max(1, round(rate / 1000.0))
+    command = [str(tool), "--mode", "auto", "-b", cluster.proxy_uri, "-q", queue, "-f", "read,write,ack",
+               "--confirmmsg", "--eventscount", str(count), "-e", "1", "-r", str(per_ms), "-i", "1",
+               "--messagepattern", "m", "--log", str(log), "--shutdownGrace", "3", "-v", "warning"]
+    outcome = _during_leader_kill(cluster, command, None, 1.0 + count / (per_ms * 1000.0) / 3)
+    if outcome.status != 0:
+        return {"error": f"bmqtool exit status {outcome.status}: {outcome.stderr[-300:]}"}
+    ack_times: List[float] = []
+    statuses: Dict[str, int] = {}
+    acked: Set[str] = set()
+    pushed: Dict[str, int] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        match = _TOOL_RECORD.match(line)
+        if not match:
+            continue
+        when = datetime.datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
+        fields = match.group(3).split("|")
+        if match.group(2) == "ACK":  # correlation id | GUID | status (0: SUCCESS)
+            ack_times.append(when)
+            status = "SUCCESS" if fields[2] in ("0", "SUCCESS") else fields[2]
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == "SUCCESS":
+                acked.add(fields[1])
+        else:  # GUID | payload
+            pushed[fields[0]] = pushed.get(fields[0], 0) + 1
+    log.unlink()
+    gaps = [later - earlier for earlier, later in zip(ack_times, ack_times[1:])]
+    return {"messages": count, "rate": per_ms * 1000, "acks": statuses,
+            "ack_stall_ms": max(gaps, default=0.0) * 1000.0,
+            "duplicates": sum(n - 1 for n in pushed.values()),
+            "lost": len(acked - pushed.keys()), "basis": "gaps between ACKs in its --log (ms resolution)"}
+
+
+def _cluster_plan(args: argparse.Namespace, cluster: Cluster, pythons: Dict[str, Path],
+                  tool: Optional[Path]) -> List[Step]:
+    """The rows through the proxy of a 4-node cluster (strong consistency),
+    with the same rounds and turns as :func:`_plan`."""
+    steps: List[Step] = []
+    count = args.cluster_count
+    uri = cluster.proxy_uri
+    unique = f"{os.getpid()}"
+
+    def drain(queue: str) -> Step:
+        return Step(f"(emptying {queue.rsplit('/', 1)[-1]})", _bind(
+            _workload, Path(sys.executable), "drain", uri, queue), "", "")
+
+    for round_ in range(args.repeat):
+        tag = f"{unique}-{round_}"
+        prefix = f"cluster, round {round_ + 1}/{args.repeat}: "
+        turns: List[List[Step]] = []
+
+        def add_rotated(turns: List[List[Step]]) -> None:
+            shift = round_ % len(turns)
+            for turn in turns[shift:] + turns[:shift]:
+                steps.extend(turn)
+
+        for name, python in pythons.items():
+            queue = f"bmq://{CLUSTER_DOMAIN}/{name}-produce-{tag}"
+            turns.append([Step(f"{prefix}{name}: produce {count} x 1 KiB with ACKs", _bind(
+                _workload, python, "produce", uri, queue, "--count", str(count), "--size", str(KIB)),
+                "cluster: produce 1 KiB (msgs/s)", name)])
+        if tool is not None:
+            queue = f"bmq://{CLUSTER_DOMAIN}/tool-produce-{tag}"
+            turns.append([Step(f"{prefix}bmqtool: produce {count} x 1 KiB with ACKs", _bind(
+                _bmqtool_produce, tool, uri, queue, count, KIB, 1), "cluster: produce 1 KiB (msgs/s)", "bmqtool"),
+                drain(queue)])
+        add_rotated(turns)
+        turns = [[Step(f"{prefix}{name}: consume {count} x 1 KiB with confirm", _bind(
+            _workload, python, "consume", uri, f"bmq://{CLUSTER_DOMAIN}/{name}-produce-{tag}", "--count", str(count)),
+            "cluster: consume 1 KiB (msgs/s)", name)] for name, python in pythons.items()]
+        if tool is not None:
+            # bmqtool consumes 8x what it is given (see _bmqtool_consume):
+            # the partitions of the test cluster hold 64 MiB each.
+            turns.append([Step(f"{prefix}bmqtool: consume {8 * (count // 8)} x 1 KiB with confirm", _bind(
+                _bmqtool_consume, tool, uri, f"bmq://{CLUSTER_DOMAIN}/tool-consume-{tag}", count // 8, KIB),
+                "cluster: consume 1 KiB (msgs/s)", "bmqtool")])
+        add_rotated(turns)
+        add_rotated(_latency_turns(prefix, "cluster latency", uri, f"bmq://{CLUSTER_DOMAIN}", tag,
+                                   args.cluster_latency_count, args.cluster_rate, pythons, tool))
+        failover_count = int(args.cluster_rate * 6)  # six seconds of posting
+        turns = [[Step(f"{prefix}{name}: leader killed while posting {failover_count} at {args.cluster_rate:.0f}/s",
+                       _bind(_failover, cluster, python, f"bmq://{CLUSTER_DOMAIN}/{name}-failover-{tag}",
+                             failover_count, args.cluster_rate), "cluster failover", name)]
+                 for name, python in pythons.items()]
+        if tool is not None:
+            turns.append([Step(f"{prefix}bmqtool: leader killed while posting {failover_count}", _bind(
+                _bmqtool_failover, cluster, tool, f"bmq://{CLUSTER_DOMAIN}/tool-failover-{tag}", failover_count,
+                args.cluster_rate), "cluster failover", "bmqtool")])
+        add_rotated(turns)
     return steps
 
 
@@ -440,10 +598,20 @@ def _table(results: Dict[str, Dict[str, Dict[str, Any]]]) -> Tuple[List[str], Li
     for label in throughput_labels:
         values = {c: results[label].get(c, {}).get("msgs_per_s") for c in columns}
         rows.append({"label": label, "values": values, "lower_is_better": False, "source": label})
-    if "latency" in results:
-        for key, label in (("p50_us", "latency p50 (us)"), ("p90_us", "latency p90 (us)"), ("p99_us", "latency p99 (us)")):
-            values = {c: results["latency"].get(c, {}).get(key) for c in columns}
-            rows.append({"label": label, "values": values, "lower_is_better": True, "source": "latency"})
+    for source in ("latency", "cluster latency"):
+        if source in results:
+            for key, label in (("p50_us", "p50 (us)"), ("p90_us", "p90 (us)"), ("p99_us", "p99 (us)")):
+                values = {c: results[source].get(c, {}).get(key) for c in columns}
+                if any(value is not None for value in values.values()):
+                    rows.append({"label": f"{source} {label}", "values": values, "lower_is_better": True,
+                                 "source": source})
+    if "cluster failover" in results:
+        for key, label, no_ratio in (("ack_stall_ms", "failover: longest ACK stall (ms)", False),
+                                     ("duplicates", "failover: duplicates", True),
+                                     ("lost", "failover: lost", True)):
+            values = {c: results["cluster failover"].get(c, {}).get(key) for c in columns}
+            rows.append({"label": label, "values": values, "lower_is_better": True, "source": "cluster failover",
+                         "no_ratio": no_ratio})
     rss_source = "produce 1 KiB (msgs/s)"
     if rss_source in results:
         values = {c: results[rss_source].get(c, {}).get("peak_rss_mb") for c in columns}
@@ -553,6 +721,13 @@ def main() -> None:
     parser.add_argument("--no-soak", action="store_true", help="skip the memory soak and the paused-broker run")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds of every comparison (the table shows the median; not the soak)")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the rows through a proxy to a cluster")
+    parser.add_argument("--cluster-only", action="store_true", help="only the rows through a proxy to a cluster")
+    parser.add_argument("--cluster-count", type=int, default=20_000, help="messages per cluster throughput run")
+    parser.add_argument("--cluster-rate", type=float, default=2000.0,
+                        help="messages/s of the cluster latency and failover runs")
+    parser.add_argument("--cluster-latency-count", type=int, default=10_000,
+                        help="messages of the cluster latency run")
     parser.add_argument("--quick", action="store_true", help="small counts and one round, for a smoke test")
     parser.add_argument("--output", type=Path, default=HERE / "results", help="folder for the JSON and PNG")
     parser.add_argument("--compare", type=Path, nargs="+", metavar="REPORT",
@@ -569,6 +744,9 @@ def main() -> None:
             return
     if args.quick:
         args.count, args.latency_count, args.soak_count, args.repeat = 5_000, 1_000, 20_000, 1
+        args.cluster_count, args.cluster_latency_count = 2_000, 1_000
+    if args.no_cluster and args.cluster_only:
+        parser.error("--no-cluster and --cluster-only exclude each other")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     try:
@@ -585,27 +763,36 @@ def main() -> None:
         if not tool.exists():
             raise SystemExit(f"{tool} not found (or pass --no-bmqtool)")
 
-    with start_broker() as broker:
-        assert broker.process is not None  # started
-        broker_pid = broker.process.pid
-        steps = _plan(args, broker.uri, broker_pid, pythons, tool)
+    runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
+
+    def run_steps(steps: List[Step], brokers: Callable[[], List[int]]) -> None:
         progress = _Progress(len(steps))
-        runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
         for step in steps:
             progress.begin(step.label)
             if step.row:
-                _wait_until_idle(broker_pid)
+                for pid in brokers():  # (a failover step restarts one)
+                    _wait_until_idle(pid)
             outcome = step.run()
             if step.row:
                 runs.setdefault(step.row, {}).setdefault(step.column, []).append(outcome)
             progress.end()
+
+    if not args.cluster_only:
+        with start_broker() as broker:
+            assert broker.pid is not None  # started
+            broker_pid = broker.pid
+            run_steps(_plan(args, broker.uri, broker_pid, pythons, tool), lambda: [broker_pid])
+    if not args.no_cluster:
+        with start_cluster() as cluster:
+            run_steps(_cluster_plan(args, cluster, pythons, tool),
+                      lambda: [pid for pid in (broker.pid for broker in cluster.brokers) if pid is not None])
     results = {row: {column: _median(samples) for column, samples in columns.items()}
                for row, columns in runs.items()}
 
     lines, rows = _table(results)
     print()
     print("\n".join(lines))
-    for key in ("soak", "stall"):
+    for key in ("soak", "stall", "cluster failover"):
         for column, data in results.get(key, {}).items():
             shown = {k: v for k, v in data.items() if k not in ("samples", "rounds")}
             print(f"\n{key} ({column}): " + ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"

@@ -1,7 +1,7 @@
 """One benchmark workload, run in its own process against any implementation of
 the ``blazingmq`` API (ours, or the existing SDK from PyPI in another venv).
 
-    python benchmarks/workload.py produce|consume|latency --broker URI --queue URI [...]
+    python benchmarks/workload.py produce|consume|latency|failover --broker URI --queue URI [...]
     python benchmarks/workload.py aio-produce|aio-consume ...   (``blazingmq.aio``, this package only)
 
 Prints one JSON object on stdout.  Every message reaches user Python code as
@@ -340,6 +340,79 @@ def stall(args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
+def failover(args: argparse.Namespace) -> Dict[str, Any]:
+    """Post ``count`` numbered messages at ``rate`` with ACKs while a second
+    session consumes and confirms them; the runner kills the cluster's
+    leader meanwhile (it waits for the "posting" line on stderr).  Reports
+    the longest gap between two ACKs, the duplicates the consumer got and
+    the SUCCESS-acknowledged messages it never got."""
+    padding = b"x" * max(0, args.size - 12)
+    ack_times: List[float] = []
+    failed = 0
+    succeeded = set()
+    delivered: "collections.Counter[int]" = collections.Counter()
+    lock = threading.Lock()
+    all_acked = threading.Event()
+
+    def on_ack_for(number: int) -> Any:
+        def on_ack(ack: Any) -> None:
+            nonlocal failed
+            with lock:
+                ack_times.append(time.perf_counter())
+                if ack.status == blazingmq.AckStatus.SUCCESS:
+                    succeeded.add(number)
+                else:
+                    failed += 1
+                if len(ack_times) == args.count:
+                    all_acked.set()
+
+        return on_ack
+
+    def on_message(message: Any, handle: Any) -> None:
+        with lock:
+            delivered[int(message.data[:12])] += 1
+        handle.confirm()
+
+    interval = 1.0 / args.rate
+    with blazingmq.Session(lambda event: None, on_message=on_message, broker=args.broker) as consumer, \
+            blazingmq.Session(lambda event: None, broker=args.broker) as producer:
+        consumer.open_queue(args.queue, read=True)
+        producer.open_queue(args.queue, write=True)
+        print("posting", file=sys.stderr, flush=True)
+        next_post = time.perf_counter()
+        for number in range(args.count):
+            delay = next_post - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            producer.post(args.queue, b"%012d" % number + padding, on_ack=on_ack_for(number))
+            next_post += interval
+        if not all_acked.wait(args.timeout):
+            raise SystemExit(f"only {len(ack_times)} of {args.count} ACKs arrived")
+        deadline = time.perf_counter() + 30
+        while time.perf_counter() < deadline:
+            with lock:
+                if succeeded <= delivered.keys():
+                    break
+            time.sleep(0.05)
+        time.sleep(0.5)  # late duplicates
+        consumer.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
+        consumer.close_queue(args.queue)
+        producer.close_queue(args.queue)
+    # The longest gap between two ACKs (posting never stops, so some post
+    # always waits for one), measured like bmqtool's in the runner.
+    ack_times.sort()
+    stall = max((later - earlier for earlier, later in zip(ack_times, ack_times[1:])), default=0.0)
+    return {
+        "messages": args.count,
+        "rate": args.rate,
+        "ack_stall_ms": stall * 1000.0,
+        "duplicates": sum(count - 1 for count in delivered.values()),
+        "lost": len(succeeded - delivered.keys()),
+        "nacks": failed,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
 def _run_on_loop(args: argparse.Namespace, main: Any) -> Any:
     loop: asyncio.AbstractEventLoop
     if args.loop == "uvloop":
@@ -460,7 +533,8 @@ def _instrument() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "workload", choices=["produce", "consume", "drain", "latency", "soak", "stall", "aio-produce", "aio-consume"]
+        "workload",
+        choices=["produce", "consume", "drain", "latency", "soak", "stall", "failover", "aio-produce", "aio-consume"],
     )
     parser.add_argument("--broker", required=True)
     parser.add_argument("--queue", required=True)
@@ -490,6 +564,7 @@ def main() -> None:
         "drain": drain,
         "soak": soak,
         "stall": stall,
+        "failover": failover,
         "aio-produce": aio_produce,
         "aio-consume": aio_consume,
     }

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any, Callable, Iterator, List
 import pytest
 
 import blazingmq
+import failover_traffic
 from blazingmq.testing import Broker, start_broker
 
 # The broker fixtures come from blazingmq's own pytest plugin, which the
@@ -36,32 +35,12 @@ def own_broker(tmp_path: Path) -> Iterator[Broker]:
 def paused(broker: Broker) -> Iterator[None]:
     """The broker stopped with SIGSTOP for the block (it keeps its sockets
     and answers nothing), then resumed.  The block starts once every thread
-    of the broker has stopped: the signal takes effect asynchronously, and a
-    thread still running could answer what the test sends first."""
-    os.kill(broker.process.pid, signal.SIGSTOP)
+    of the broker has stopped (:meth:`Broker.pause`)."""
+    broker.pause()
     try:
-        _wait_until_stopped(broker.process.pid)
         yield
     finally:
-        os.kill(broker.process.pid, signal.SIGCONT)
-
-
-def _wait_until_stopped(pid: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    tasks = Path(f"/proc/{pid}/task")
-    while True:
-        states = []
-        for task in tasks.iterdir():
-            try:
-                # "pid (comm) S ...": the state follows the last ")".
-                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
-            except (FileNotFoundError, ProcessLookupError):
-                continue  # a thread that just exited
-        if states and all(state in ("T", "t") for state in states):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"broker {pid} did not stop: thread states {states}")
-        time.sleep(0.01)
+        broker.resume()
 
 
 def assert_at_most_the_interrupted_callback_failed(stderr: str) -> None:
@@ -131,3 +110,11 @@ def session_factory(bmq_broker_uri: str) -> Iterator[Callable[..., blazingmq.Ses
     yield make
     for session in sessions:
         session.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures of the failover scenarios that ran (tests/test_failover.py)."""
+    if failover_traffic.REPORTS:
+        terminalreporter.section("failover figures")
+        for figures in failover_traffic.REPORTS:
+            terminalreporter.write_line(failover_traffic.summary(figures))

@@ -30,6 +30,22 @@ def test_produce_consume_and_latency_workloads(bmq_broker_uri):
     assert 0 < latency["p50_us"] <= latency["p99_us"]
 
 
+def test_failover_workload_through_the_cluster(bmq_cluster):
+    """The leader-kill row: the runner kills the leader while this posts
+    (losses are the failover tests' business: the broker's TTL race would
+    make a count here flaky)."""
+    sys.path.insert(0, str(WORKLOAD.parent.parent))
+    try:
+        from benchmarks.__main__ import _failover
+    finally:
+        sys.path.pop(0)
+    result = _failover(bmq_cluster, Path(sys.executable), "bmq://bmq.test.persistent.priority/workload-failover",
+                       1500, 1000.0)
+    assert result["messages"] == 1500 and result["nacks"] == 0, result
+    assert result["ack_stall_ms"] > 0 and result["duplicates"] >= 0 and result["lost"] >= 0, result
+    assert all(node.running for node in bmq_cluster.nodes)  # the leader was started again
+
+
 def test_batched_produce_soak_and_stall_workloads(bmq_broker_uri, tmp_path):
     from blazingmq.testing import start_broker
 

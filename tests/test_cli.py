@@ -221,25 +221,46 @@ def test_ctrl_c_stops_produce_cleanly(bmq_broker_uri, bmq_queue_uri):
     assert b"Traceback" not in stderr
 
 
-def test_broker_command_prints_its_uri_and_stops_on_ctrl_c(bmq_queue_uri):
-    process = start("broker", broker="unused")
+def _dev_broker_round_trip(queue: str, *options: str, check_files=lambda uri: None) -> str:
+    """``blazingmq broker *options``: its URI (first line) works for a
+    produce/consume round trip; Ctrl-C stops it (exit 0, port closed)."""
+    process = start("broker", *options, broker="unused")
     try:
         uri = process.stdout.readline().decode().strip()
         assert uri.startswith("tcp://127.0.0.1:")
-        produced = cli("produce", bmq_queue_uri, "to the dev broker", broker=uri)
+        check_files(uri)
+        produced = cli("produce", queue, "to the dev broker", broker=uri)
         assert produced.returncode == 0, produced.stderr
-        consumed = cli("consume", bmq_queue_uri, "-n", "1", "-t", "60", broker=uri)
+        consumed = cli("consume", queue, "-n", "1", "-t", "60", broker=uri)
         assert lines(consumed)[0].split("\t")[1] == "to the dev broker"
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=TIMEOUT)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0
+    assert process.returncode == 0, stderr
     assert b"Traceback" not in stderr
     port = int(uri.rsplit(":", 1)[1])
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    return uri
+
+
+def test_broker_command_prints_its_uri_and_stops_on_ctrl_c(bmq_queue_uri):
+    _dev_broker_round_trip(bmq_queue_uri)
+
+
+def test_broker_command_runs_a_cluster_behind_a_proxy(bmq_queue_uri_factory, tmp_path):
+    def check_files(uri: str) -> None:
+        # The URI is the proxy's: its folder is next to the node's.
+        assert sorted(path.name for path in (tmp_path / "dev").iterdir()) == ["east1", "eastp"]
+        assert uri.rsplit(":", 1)[1] in (tmp_path / "dev" / "eastp" / "etc" / "bmqbrkrcfg.json").read_text()
+
+    queue = bmq_queue_uri_factory("bmq.test.persistent.priority")
+    _dev_broker_round_trip(queue, "--cluster", "1", "--dir", str(tmp_path / "dev"), check_files=check_files)
+    for bad in (["--cluster", "0"], ["--cluster", "2", "--port", "1234"]):
+        result = cli("broker", *bad, broker="unused")
+        assert result.returncode == 2 and b"--cluster" in result.stderr, result
 
 
 def test_bench_reports_rates(bmq_broker_uri, bmq_queue_uri):

@@ -565,24 +565,44 @@ def _bench_progress(progress: _Progress, posted: int, counts: Dict[str, int], pr
 
 
 def _broker(args: argparse.Namespace) -> int:
-    from .testing import BrokerError, DOMAINS, start_broker
+    from .testing import BrokerError, DOMAINS, start_broker, start_cluster
 
+    if args.cluster is not None and args.cluster < 1:
+        raise _UsageError(f"--cluster: the number of nodes must be at least 1, was {args.cluster}")
+    if args.cluster is not None and args.port is not None:
+        raise _UsageError("--port cannot be used with --cluster (every broker of a cluster takes a free port)")
     stop = threading.Event()
     # Ctrl-C and SIGTERM are how it is meant to end: exit 0.
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with start_broker(args.dir, port=args.port) as broker:
-            print(broker.uri, flush=True)
-            if sys.stderr.isatty():
-                print(
-                    f"broker running at {broker.uri} (files in {broker.directory}); domains: "
-                    f"{', '.join(sorted(DOMAINS))}\nCtrl-C to stop",
-                    file=sys.stderr,
-                )
-            while not stop.wait(0.5):
-                if not broker.running:
-                    raise _Failure(EXIT_REFUSED, f"the broker exited; see {broker.directory}")
+        if args.cluster is None:
+            with start_broker(args.dir, port=args.port) as broker:
+                print(broker.uri, flush=True)
+                if sys.stderr.isatty():
+                    print(
+                        f"broker running at {broker.uri} (files in {broker.directory}); domains: "
+                        f"{', '.join(sorted(DOMAINS))}\nCtrl-C to stop",
+                        file=sys.stderr,
+                    )
+                while not stop.wait(0.5):
+                    if not broker.running:
+                        raise _Failure(EXIT_REFUSED, f"the broker exited; see {broker.directory}")
+        else:
+            with start_cluster(nodes=args.cluster, directory=args.dir) as cluster:
+                # The first line is what clients connect to, as for one broker.
+                print(cluster.proxy_uri, flush=True)
+                if sys.stderr.isatty():
+                    nodes = ", ".join(f"{node.name} {node.uri}" for node in cluster.nodes)
+                    print(
+                        f"cluster {cluster.name} running: proxy {cluster.proxy_uri}; nodes {nodes}; leader "
+                        f"{cluster.leader().name} (files in {cluster.directory}); domains: "
+                        f"{', '.join(sorted(DOMAINS))}\nCtrl-C to stop",
+                        file=sys.stderr,
+                    )
+                while not stop.wait(0.5):
+                    if not cluster.proxies[0].running:
+                        raise _Failure(EXIT_REFUSED, f"the proxy exited; see {cluster.proxies[0].directory}")
     except BrokerError as error:
         raise _Failure(EXIT_CONNECTION, str(error)) from None
     return EXIT_OK
@@ -696,15 +716,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     broker = commands.add_parser(
         "broker",
-        help="run a local development broker until Ctrl-C",
+        help="run a local development broker (or a cluster with --cluster) until Ctrl-C",
         description="Start bmqbrkr.tsk (from $BLAZINGMQ_BROKER or /opt/bmq/bin) with the built-in development "
         "configuration (domains of blazingmq.testing) on 127.0.0.1, print its URI, and run until Ctrl-C or "
-        "SIGTERM (exit 0).",
+        "SIGTERM (exit 0).  With --cluster N: N cluster nodes and a proxy (blazingmq.testing.start_cluster); the "
+        "URI printed is the proxy's.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     broker.add_argument("--port", type=int, help="TCP port (default: a free one)")
     broker.add_argument("--dir", help="folder for configuration, logs and storage (default: a temporary one, removed)")
+    broker.add_argument(
+        "--cluster",
+        type=int,
+        metavar="N",
+        help="run a cluster of N nodes (in two data centers) and a proxy instead, and print the proxy's URI",
+    )
     broker.add_argument("-v", "--verbose", action="store_true", help=argparse.SUPPRESS)
     broker.set_defaults(run=_broker)
     return parser

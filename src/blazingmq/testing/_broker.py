@@ -1,73 +1,49 @@
 """A real BlazingMQ broker (``bmqbrkr.tsk``) for tests and local development.
 
-The broker runs as a child process on a free loopback port, with a
-single-node configuration written into a temporary directory that holds its
-logs and storage too.
+The broker runs as a child process on a free loopback port, with its
+configuration (see ``_config.py``) written into a directory that holds its
+logs and storage too.  The same class runs the nodes and proxies of a test
+cluster (``_cluster.py``).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
-import json
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
+
+from ._admin import AdminError, admin_command
+from ._config import DOMAINS, FANOUT_APP_IDS, basic_authentication, write_config
 
 __all__ = [
     "BROKER_ENV_VAR",
     "DEFAULT_BROKER_DIR",
-    "Broker",
-    "basic_authentication",
-    "BrokerError",
     "DOMAINS",
+    "FANOUT_APP_IDS",
+    "Broker",
+    "BrokerError",
+    "basic_authentication",
     "find_broker_executable",
     "start_broker",
 ]
+
+_T = TypeVar("_T")
 
 #: The environment variable naming the folder (or the file) of ``bmqbrkr.tsk``.
 BROKER_ENV_VAR = "BLAZINGMQ_BROKER"
 #: Where the broker is looked for when the variable is not set.
 DEFAULT_BROKER_DIR = "/opt/bmq/bin"
-
-_MIB = 1024 * 1024
-
-#: The domains of the test broker: name -> (mode, storage, limits).
-#: ``mode`` is "priority", "fanout" (app ids foo, bar, baz) or "broadcast".
-DOMAINS: Dict[str, Dict[str, Any]] = {
-    "bmq.test.mem.priority": {"mode": "priority", "storage": "inMemory"},
-    "bmq.test.persistent.priority": {"mode": "priority", "storage": "fileBacked"},
-    "bmq.test.mem.fanout": {"mode": "fanout", "storage": "inMemory"},
-    "bmq.test.persistent.fanout": {"mode": "fanout", "storage": "fileBacked"},
-    "bmq.test.mem.broadcast": {"mode": "broadcast", "storage": "inMemory"},
-    # The domain of the user guide's examples.
-    "bmq.tutorial.workqueue": {"mode": "priority", "storage": "fileBacked"},
-    # Each queue holds at most 3 messages: the broker NACKs (LIMIT_MESSAGES)
-    # posts beyond them, so that tests can get a NACK on demand.  (The
-    # broker refuses a message once it holds more than the limit: a limit
-    # of 2 holds 3.)
-    "bmq.test.mem.limited": {"mode": "priority", "storage": "inMemory", "queue_messages": 2},
-    # Large limits, so benchmarks can fill a queue with millions of messages;
-    # a one-second deduplication window, because the broker keeps every
-    # message (payload included) for that long after it is confirmed: with
-    # the default five minutes, a benchmark run grew the broker by gigabytes.
-    "bmq.bench.mem.priority": {
-        "mode": "priority",
-        "storage": "inMemory",
-        "messages": 20_000_000,
-        "bytes": 16 * 1024 * _MIB,
-        "deduplication_ms": 1000,
-    },
-}
-
-#: The app ids of the fanout domains.
-FANOUT_APP_IDS = ("foo", "bar", "baz")
 
 
 class BrokerError(RuntimeError):
@@ -94,7 +70,8 @@ def find_broker_executable() -> Path:
 
 
 #: Run by a fresh interpreter between ``fork`` and the broker's ``exec``: asks
-#: Linux to SIGTERM the broker when the thread that started it dies, so that a
+#: Linux to SIGTERM the broker when the thread that started it dies (the
+#: launcher thread below, which lives as long as the process), so that a
 #: crashed test run leaves no broker behind, then execs the broker (the
 #: request survives ``exec``). This is not a ``preexec_fn``: Python code run
 #: in the child of a multithreaded process (libbmq's threads, a producer
@@ -114,278 +91,178 @@ os.execv(sys.argv[2], sys.argv[2:])
 """
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class _Launcher:
+    """Starts broker processes from one thread that lives as long as this
+    process.  Linux sends the parent-death signal when the *thread* that
+    started a child ends, not the process: a broker restarted from a worker
+    thread (a thread pool's, say) would be stopped when that thread ends."""
 
-
-def _domain_config(
-    mode: str, storage: str, messages: int, size: int, deduplication_ms: int, queue_messages: int
-) -> Dict[str, Any]:
-    mode_config: Dict[str, Any] = {mode: {}}
-    if mode == "fanout":
-        mode_config = {"fanout": {"appIDs": list(FANOUT_APP_IDS)}}
-    limits = {"bytesWatermarkRatio": 0.8, "messagesWatermarkRatio": 0.8}
-    return {
-        "definition": {
-            "location": "local",
-            "parameters": {
-                "maxDeliveryAttempts": 0,
-                "deduplicationTimeMs": deduplication_ms,
-                "consistency": {"eventual": {}},
-                "storage": {
-                    "config": {storage: {}},
-                    "domainLimits": {"bytes": size, "messages": messages, **limits},
-                    "queueLimits": {"bytes": size, "messages": queue_messages, **limits},
-                },
-                "messageTtl": 3600,
-                "maxProducers": 0,
-                "maxConsumers": 0,
-                "maxQueues": 0,
-                "maxIdleTime": 0,
-                "mode": mode_config,
-            },
-        }
-    }
-
-
-def basic_authentication(users: Dict[str, str], allow_anonymous: bool = False) -> Dict[str, Any]:
-    """An ``authentication`` configuration for :func:`start_broker`: the
-    broker's built-in ``BasicAuthenticator`` (mechanism ``BASIC``, data
-    ``b"user:password"``) knowing ``users`` (name -> password); clients that
-    send no credential are refused unless ``allow_anonymous``."""
-    config: Dict[str, Any] = {
-        "authenticators": [
-            {
-                "name": "BasicAuthenticator",
-                "settings": [{"key": user, "value": {"stringVal": password}} for user, password in users.items()],
-            }
-        ]
-    }
-    if not allow_anonymous:
-        config["anonymousCredential"] = {"disallow": {}}
-    return config
-
-
-def write_config(directory: Path, port: int, authentication: Optional[Dict[str, Any]] = None) -> Path:
-    """Write a single-node broker configuration listening on
-    ``127.0.0.1:port`` into ``directory/etc``; logs and storage go to
-    ``directory/logs`` and ``directory/storage``.  ``authentication`` is
-    the broker's ``appConfig.authentication`` (see
-    :func:`basic_authentication`); by default every client is accepted
-    anonymously.  Return the ``etc`` path."""
-    etc = directory / "etc"
-    logs = directory / "logs"
-    storage = directory / "storage"
-    for path in (etc / "domains", logs, storage / "archive"):
-        path.mkdir(parents=True, exist_ok=True)
-    processor = {"queueSizeLowWatermark": 100000, "queueSizeHighWatermark": 200000, "queueSize": 500000}
-    broker = {
-        "taskConfig": {
-            # NEWDELETE is the fast allocator; COUNTING adds bookkeeping.
-            "allocatorType": "NEWDELETE",
-            "allocationLimit": 34359738368,
-            "logController": {
-                "fileName": str(logs / "logs.%T.%p"),
-                "fileMaxAgeDays": 1,
-                "rotationBytes": 268435456,
-                "logfileFormat": "%d (%t) %s %F:%l %m\n\n",
-                "consoleFormat": "%d (%t) %s %F:%l %m\n",
-                "loggingVerbosity": "INFO",
-                "consoleSeverityThreshold": "WARN",
-                "categories": ["BMQBRKR:INFO:green", "BMQ*:INFO:green", "MQB*:INFO:green"],
-                "syslog": {"enabled": False, "appName": "BMQ", "logFormat": "%d %m\n", "verbosity": ""},
-            },
-        },
-        "appConfig": {
-            "brokerInstanceName": "default",
-            "brokerVersion": 999999,
-            "configVersion": 999999,
-            "etcDir": str(etc),
-            "hostName": "localhost",
-            "hostTags": "standalone",
-            "hostDataCenter": "UNSPECIFIED",
-            "logsObserverMaxSize": 1000,
-            "dispatcherConfig": {
-                "sessions": {"numProcessors": 2, "processorConfig": processor},
-                "queues": {"numProcessors": 2, "processorConfig": processor},
-                "clusters": {"numProcessors": 1, "processorConfig": processor},
-            },
-            "stats": {
-                "snapshotInterval": 1,
-                "printer": {
-                    "printInterval": 60,
-                    "file": str(logs / "stat.%T.%p"),
-                    "maxAgeDays": 1,
-                    "rotateBytes": 268435456,
-                    "rotateDays": 1,
-                },
-            },
-            "networkInterfaces": {
-                "heartbeats": {"client": 10, "downstreamBroker": 10, "upstreamBroker": 10, "clusterPeer": 10},
-                "tcpInterface": {
-                    "name": "TCPInterface",
-                    "port": port,
-                    "ioThreads": 2,
-                    "maxConnections": 10000,
-                    "lowWatermark": 4194304,
-                    "highWatermark": 1073741824,
-                    "nodeLowWatermark": 5242880,
-                    "nodeHighWatermark": 10485760,
-                    "heartbeatIntervalMs": 3000,
-                    # Loopback only: tests never listen on other addresses.
-                    "listeners": [{"name": "loopback", "address": "127.0.0.1", "port": port}],
-                },
-            },
-            "bmqconfConfig": {"cacheTTLSeconds": 30},
-        },
-    }
-    cluster = {
-        "myClusters": [
-            {
-                "name": "local",
-                "clusterAttributes": {"isCSLModeEnabled": False, "isFSMWorkflow": False},
-                "nodes": [
-                    {
-                        "id": 0,
-                        "dataCenter": "UNSPECIFIED",
-                        "name": "localhost",
-                        # Must be the TCP interface's port: that is how the
-                        # broker finds itself in its cluster.
-                        "transport": {"tcp": {"endpoint": f"tcp://localhost:{port}"}},
-                    }
-                ],
-                "partitionConfig": {
-                    "flushAtShutdown": True,
-                    "location": str(storage),
-                    "maxArchivedFileSets": 0,
-                    "maxDataFileSize": 268435456,
-                    "maxJournalFileSize": 67108864,
-                    "maxQlistFileSize": 8388608,
-                    "maxCSLFileSize": 8388608,
-                    "numPartitions": 1,
-                    "preallocate": False,
-                    "prefaultPages": False,
-                    "archiveLocation": str(storage / "archive"),
-                    "syncConfig": {
-                        "fileChunkSize": 0,
-                        "masterSyncMaxDurationMs": 0,
-                        "maxAttemptsStorageSync": 0,
-                        "partitionSyncDataReqTimeoutMs": 0,
-                        "partitionSyncEventSize": 0,
-                        "partitionSyncStateReqTimeoutMs": 0,
-                        "startupRecoveryMaxDurationMs": 0,
-                        "startupWaitDurationMs": 0,
-                        "storageSyncReqTimeoutMs": 0,
-                    },
-                },
-                "masterAssignment": "E_LEADER_IS_MASTER_ALL",
-                # A single node elects itself; short waits make that quick.
-                "elector": {
-                    "electionResultTimeoutMs": 1000,
-                    "heartbeatBroadcastPeriodMs": 2000,
-                    "heartbeatCheckPeriodMs": 1000,
-                    "heartbeatMissCount": 10,
-                    "initialWaitTimeoutMs": 100,
-                    "leaderSyncDelayMs": 80000,
-                    "maxRandomWaitTimeoutMs": 100,
-                    "quorum": 0,
-                },
-                "queueOperations": {
-                    "ackWindowSize": 500,
-                    "assignmentTimeoutMs": 15000,
-                    "closeTimeoutMs": 300000,
-                    "configureTimeoutMs": 300000,
-                    "consumptionMonitorPeriodMs": 30000,
-                    "keepaliveDurationMs": 1800000,
-                    "openTimeoutMs": 300000,
-                    "reopenMaxAttempts": 10,
-                    "reopenRetryIntervalMs": 5000,
-                    "reopenTimeoutMs": 43200000,
-                    "shutdownTimeoutMs": 20000,
-                    "stopTimeoutMs": 10000,
-                },
-                "clusterMonitorConfig": {
-                    "maxTimeLeader": 60,
-                    "maxTimeMaster": 120,
-                    "maxTimeNode": 120,
-                    "maxTimeFailover": 240,
-                    "thresholdLeader": 30,
-                    "thresholdMaster": 60,
-                    "thresholdNode": 60,
-                    "thresholdFailover": 120,
-                },
-                "messageThrottleConfig": {
-                    "lowThreshold": 2,
-                    "highThreshold": 4,
-                    "lowInterval": 1000,
-                    "highInterval": 3000,
-                },
-            }
-        ],
-        "proxyClusters": [],
-    }
-    if authentication is not None:
-        broker["appConfig"]["authentication"] = authentication
-    (etc / "bmqbrkrcfg.json").write_text(json.dumps(broker, indent=2))
-    (etc / "clusters.json").write_text(json.dumps(cluster, indent=2))
-    for name, spec in DOMAINS.items():
-        domain = _domain_config(
-            spec["mode"],
-            spec["storage"],
-            spec.get("messages", 1_000_000),
-            spec.get("bytes", 1024 * _MIB),
-            spec.get("deduplication_ms", 300_000),  # the broker's usual 5 minutes
-            spec.get("queue_messages", spec.get("messages", 1_000_000)),
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: "queue.SimpleQueue[Tuple[Callable[[], Any], concurrent.futures.Future[Any]]]" = (
+            queue.SimpleQueue()
         )
-        (etc / "domains" / f"{name}.json").write_text(json.dumps(domain, indent=2))
-    return etc
+        self._thread: Optional[threading.Thread] = None
+        self._pid = 0
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: the lock may have been held by another thread
+        of the parent, and the launcher thread is not there."""
+        self._lock = threading.Lock()
+        self._thread = None
+
+    def run(self, start: Callable[[], _T]) -> _T:
+        """Call ``start`` on the launcher thread and return what it returns."""
+        future: "concurrent.futures.Future[_T]" = concurrent.futures.Future()
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                self._requests = queue.SimpleQueue()
+                self._thread = threading.Thread(target=self._serve, name="blazingmq-broker-launcher", daemon=True)
+                self._pid = os.getpid()
+                self._thread.start()
+            self._requests.put((start, future))
+        return future.result()
+
+    def _serve(self) -> None:
+        requests = self._requests
+        while True:
+            start, future = requests.get()
+            try:
+                future.set_result(start())
+            except BaseException as error:  # handed to the caller
+                future.set_exception(error)
+
+
+_launcher = _Launcher()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_launcher.forget_after_fork)
+
+
+def _free_ports(count: int) -> List[int]:
+    """``count`` different ports that are free now on 127.0.0.1."""
+    with contextlib.ExitStack() as stack:
+        sockets = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
+def _wait_until_stopped(pid: int, timeout: float) -> None:
+    """Wait until every thread of ``pid`` is stopped: SIGSTOP takes effect
+    asynchronously, and a thread still running could answer what a test
+    sends right after it."""
+    deadline = time.monotonic() + timeout
+    tasks = Path(f"/proc/{pid}/task")
+    while True:
+        states = []
+        for task in tasks.iterdir():
+            try:
+                # "pid (comm) S ...": the state follows the last ")".
+                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a thread that just exited
+        if states and all(state in ("T", "t") for state in states):
+            return
+        if time.monotonic() > deadline:
+            raise BrokerError(f"broker {pid} did not stop: thread states {states}")
+        time.sleep(0.01)
 
 
 class Broker:
-    """A running ``bmqbrkr.tsk``; see :func:`start_broker`.
+    """A running ``bmqbrkr.tsk``; see :func:`start_broker` and
+    :func:`start_cluster`.
 
     Attributes:
+        name (str): Its host name in its configuration (``localhost`` for a
+            standalone broker; the node's or the proxy's name in a cluster).
+        data_center (str): Its data center in its configuration.
         uri (str): What to pass as ``Session(..., broker=uri)``.
         port (int): The loopback port it listens on.
-        directory (Path): Its configuration, logs and storage.
-        process (subprocess.Popen): The broker process.
+        directory (Path): Its configuration, logs and storage (and its
+            working directory, where it writes ``bmqbrkr.ctl`` and
+            ``bmqbrkr.pid``).
+        etc (Path): Its configuration folder.
+        process (subprocess.Popen): The broker process (None before the
+            first start).
     """
 
     def __init__(
-        self, executable: Path, directory: Path, port: int, authentication: Optional[Dict[str, Any]] = None
+        self,
+        executable: Path,
+        directory: Path,
+        port: int,
+        authentication: Optional[Dict[str, Any]] = None,
+        *,
+        name: str = "localhost",
+        data_center: str = "UNSPECIFIED",
+        etc: Optional[Path] = None,
     ) -> None:
         self.executable = executable
         self.directory = directory
         self.port = port
         self.uri = f"tcp://127.0.0.1:{port}"
-        self.etc = write_config(directory, port, authentication)
+        self.name = name
+        self.data_center = data_center
+        # A cluster's broker comes with its configuration written.
+        self.etc = etc if etc is not None else write_config(directory, port, authentication)
         self.output_path = directory / "broker.out"
         self.process: Optional["subprocess.Popen[bytes]"] = None
+        self._paused = False
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the broker and wait until it accepts connections.
 
         After :meth:`kill` or :meth:`stop`, this restarts it with the same
-        port, configuration and storage (a crash and restart)."""
+        port, configuration and storage (a crash and restart).
+
+        Raises:
+            BrokerError: It exited, or did not accept connections within
+                ``timeout`` seconds (it is stopped then); the message names
+                the broker and points at its logs.
+        """
+        self.launch()
+        self.wait_started(timeout)
+
+    def launch(self) -> None:
+        """Start the broker process without waiting for it (see
+        :meth:`wait_started`); several brokers start in parallel so."""
+        if self.running:
+            raise BrokerError(f"broker {self.name} is already running (pid {self.pid})")
         # Without an interpreter to run the launcher (an embedded Python may
         # have no `sys.executable`), the broker starts directly.
         launcher = [sys.executable, "-I", "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid())]
-        with open(self.output_path, "ab") as output:
-            self.process = subprocess.Popen(
-                (launcher if sys.executable else []) + [str(self.executable), str(self.etc)],
-                cwd=str(self.directory),
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C in a terminal hits the tests, not the broker
-            )
+        command = (launcher if sys.executable else []) + [str(self.executable), str(self.etc)]
+        # A control pipe left by a killed broker would be taken for a file.
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / "bmqbrkr.ctl").unlink()
+
+        def popen() -> "subprocess.Popen[bytes]":
+            with open(self.output_path, "ab") as output:
+                return subprocess.Popen(
+                    command,
+                    cwd=str(self.directory),  # its bmqbrkr.ctl and bmqbrkr.pid go there
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # Ctrl-C in a terminal hits the tests, not the broker
+                )
+
+        self.process = _launcher.run(popen)
+        self._paused = False
+
+    def wait_started(self, timeout: float = 30.0) -> None:
+        """Wait until the broker launched by :meth:`launch` accepts
+        connections; see :meth:`start`."""
+        process = self.process
+        if process is None:
+            raise BrokerError(f"broker {self.name} was never started")
         deadline = time.monotonic() + timeout
         while True:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise BrokerError(
-                    f"bmqbrkr.tsk exited with status {self.process.returncode} while starting; "
+                    f"broker {self.name} (bmqbrkr.tsk) exited with status {process.returncode} while starting; "
                     f"see {self.describe_logs()}"
                 )
             # The probe connects and closes, which the broker logs as a
@@ -395,30 +272,80 @@ class Broker:
             if time.monotonic() > deadline:
                 self.stop()
                 raise BrokerError(
-                    f"bmqbrkr.tsk did not accept connections on port {self.port} within {timeout} s; "
-                    f"see {self.describe_logs()}"
+                    f"broker {self.name} (bmqbrkr.tsk) did not accept connections on port {self.port} within "
+                    f"{timeout} s; see {self.describe_logs()}"
                 )
             time.sleep(0.05)
 
-    def describe_logs(self) -> str:
-        """Where the broker's output and logs are, for error messages."""
-        tail = ""
-        with contextlib.suppress(OSError):
-            lines = self.output_path.read_text(errors="replace").splitlines()[-20:]
-            if lines:
-                tail = "\n--- last lines of its output ---\n" + "\n".join(lines)
-        return f"{self.output_path} and {self.directory / 'logs'}{tail}"
+    def describe_logs(self, lines: int = 20) -> str:
+        """Where the broker's output and logs are, for error messages, with
+        the last ``lines`` lines of its output and of its newest log."""
+        text = f"{self.output_path} and {self.directory / 'logs'}"
+        for title, path in (("output", self.output_path), ("log", self._newest_log())):
+            tail = _tail(path, lines) if path is not None else ""
+            if tail:
+                text += f"\n--- last lines of the {title} of broker {self.name} ({path}) ---\n{tail}"
+        return text
 
     def log_files(self) -> List[Path]:
-        """The broker's log files."""
-        return sorted((self.directory / "logs").glob("logs.*"))
+        """The broker's log files, oldest first (one per start)."""
+        # `logs.last` is the broker's link to the newest one.
+        files = [path for path in (self.directory / "logs").glob("logs.*") if not path.is_symlink()]
+        return sorted(files, key=lambda path: path.stat().st_mtime)
+
+    def _newest_log(self) -> Optional[Path]:
+        with contextlib.suppress(OSError):
+            files = self.log_files()
+            if files:
+                return files[-1]
+        return None
+
+    def log_tail(self, lines: int = 30, width: int = 400) -> str:
+        """The last ``lines`` lines of its newest log file, each cut to
+        ``width`` characters (the broker logs whole configurations on one
+        line)."""
+        path = self._newest_log()
+        text = _tail(path, lines) if path is not None else ""
+        return "\n".join(line if len(line) <= width else line[:width] + " [...]" for line in text.splitlines())
+
+    def admin(self, command: str, timeout: float = 10.0) -> str:
+        """Run a broker admin command (e.g. ``"CLUSTERS CLUSTER c STATUS"``;
+        start it with ``ENCODING JSON_COMPACT`` for a JSON answer) over the
+        broker's TCP port, and return the broker's answer.
+
+        Raises:
+            BrokerError: The broker is not running, or did not answer within
+                ``timeout`` seconds.
+        """
+        if not self.running:
+            raise BrokerError(f"broker {self.name} is not running")
+        try:
+            return admin_command(self.port, command, timeout)
+        except AdminError as error:
+            raise BrokerError(f"broker {self.name}: {error}") from None
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it has not exited after ``grace`` seconds."""
+        self.begin_stop()
+        self.wait_stopped(grace)
+
+    def begin_stop(self) -> None:
+        """Send SIGTERM (resuming it first if it is paused) without waiting;
+        see :meth:`wait_stopped`."""
         process = self.process
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGTERM)
+        if self._paused:
+            process.send_signal(signal.SIGCONT)
+            self._paused = False
+
+    def wait_stopped(self, grace: float = 10.0) -> None:
+        """Wait for the broker to exit after :meth:`begin_stop`, SIGKILLing
+        it after ``grace`` seconds."""
+        process = self.process
+        if process is None:
+            return
         try:
             process.wait(grace)
         except subprocess.TimeoutExpired:
@@ -430,11 +357,43 @@ class Broker:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._paused = False
+
+    def pause(self, timeout: float = 5.0) -> None:
+        """Stop the broker with SIGSTOP: it keeps its sockets and answers
+        nothing (a hung host), until :meth:`resume`.  Returns once every
+        thread of the broker has stopped."""
+        if not self.running:
+            raise BrokerError(f"broker {self.name} is not running")
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+        self._paused = True
+        _wait_until_stopped(self.process.pid, timeout)
+
+    def resume(self) -> None:
+        """Continue a broker stopped by :meth:`pause` (SIGCONT)."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+        self._paused = False
+
+    @property
+    def paused(self) -> bool:
+        """Whether :meth:`pause` stopped it (and it was not resumed)."""
+        return self._paused and self.running
+
+    @property
+    def pid(self) -> Optional[int]:
+        """The broker's process id (None before the first start)."""
+        return self.process.pid if self.process is not None else None
 
     @property
     def running(self) -> bool:
-        """Whether the broker process is alive."""
+        """Whether the broker process is alive (also when paused)."""
         return self.process is not None and self.process.poll() is None
+
+    def __repr__(self) -> str:
+        state = "paused" if self.paused else "running" if self.running else "stopped"
+        return f"<Broker {self.name} {self.uri} {state}>"
 
     def __enter__(self) -> "Broker":
         """Return the broker itself."""
@@ -443,6 +402,19 @@ class Broker:
     def __exit__(self, *exc_info: Any) -> None:
         """Call :meth:`stop`."""
         self.stop()
+
+
+def _tail(path: Path, lines: int) -> str:
+    """The last ``lines`` non-empty lines of a text file ('' if unreadable)."""
+    try:
+        with open(path, "rb") as file:
+            file.seek(0, os.SEEK_END)
+            size = file.tell()
+            file.seek(max(0, size - 200 * lines - 4096))
+            text = file.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join([line for line in text.splitlines() if line.strip()][-lines:])
 
 
 @contextlib.contextmanager
@@ -475,7 +447,7 @@ def start_broker(
     executable = find_broker_executable()
     owned = directory is None
     path = Path(tempfile.mkdtemp(prefix="bmqbrkr-")) if directory is None else Path(directory)
-    broker = Broker(executable, path, port or _free_port(), authentication)
+    broker = Broker(executable, path, port or _free_ports(1)[0], authentication)
     try:
         broker.start(timeout)
         yield broker

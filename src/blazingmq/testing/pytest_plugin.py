@@ -17,8 +17,20 @@ no set-up:
   ``bmq_session.confirm(message)``); its session events go to
   :func:`blazingmq.session_events.log_session_event`.
 * ``bmq_received``: a :class:`~blazingmq.testing.Received` collecting what
-  ``bmq_session`` receives; ``bmq_received.get(timeout=30)`` returns the
-  next message.
+  ``bmq_session`` (or ``bmq_cluster_session``) receives;
+  ``bmq_received.get(timeout=30)`` returns the next message.
+
+A multi-node cluster, for the tests that ask for it only (it takes 5-10 s to
+start, once per test session):
+
+* ``bmq_cluster``: a :class:`~blazingmq.testing.Cluster` (4 nodes, 1 proxy)
+  shared by the tests of the session.  Each test gets it healthy with every
+  broker running: brokers a previous test stopped are started again, paused
+  ones resumed.  When a test that uses it fails, the end of every broker's
+  log is added to the report.
+* ``bmq_cluster_uri``: the URI of its proxy.
+* ``bmq_cluster_session``: a :class:`blazingmq.Session` connected to the
+  proxy, like ``bmq_session``.
 
 Example::
 
@@ -33,6 +45,15 @@ it with ``-p blazingmq.testing.pytest_plugin`` or ``pytest_plugins =
 ["blazingmq.testing.pytest_plugin"]`` in a ``conftest.py`` (harmless when it
 is already loaded: the entry point has the module's name).
 
+Example with a cluster::
+
+    def test_survives_a_leader_crash(bmq_cluster, bmq_cluster_session, bmq_queue_uri_factory, bmq_received):
+        queue = bmq_queue_uri_factory("bmq.test.persistent.priority")
+        bmq_cluster_session.open_queue(queue, read=True, write=True)
+        bmq_cluster.kill(bmq_cluster.leader())
+        bmq_cluster_session.post(queue, b"hello")
+        assert bmq_received.get().data == b"hello"
+
 When ``bmqbrkr.tsk`` cannot be found the broker fixtures fail (they never
 skip): set ``BLAZINGMQ_BROKER`` to the folder that holds it.
 """
@@ -41,13 +62,15 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Callable, Iterator
+from typing import Any, Callable, Generator, Iterator
 
 import pytest
 
 import blazingmq
 
-from ._broker import DOMAINS, Broker, start_broker
+from ._broker import Broker, start_broker
+from ._cluster import Cluster, start_cluster
+from ._config import DOMAINS
 from ._received import Received
 
 _queue_numbers = itertools.count()
@@ -92,15 +115,64 @@ def bmq_received() -> Received:
     return Received()
 
 
-@pytest.fixture
-def bmq_session(bmq_broker_uri: str, bmq_received: Received) -> Iterator[blazingmq.Session]:
-    """A session connected to the test broker, stopped after the test."""
+def _session(broker_uri: str, received: Received) -> Iterator[blazingmq.Session]:
     session = blazingmq.Session(
         blazingmq.session_events.log_session_event,
-        on_message=bmq_received.on_message,
-        broker=bmq_broker_uri,
+        on_message=received.on_message,
+        broker=broker_uri,
     )
     try:
         yield session
     finally:
         session.stop()
+
+
+@pytest.fixture
+def bmq_session(bmq_broker_uri: str, bmq_received: Received) -> Iterator[blazingmq.Session]:
+    """A session connected to the test broker, stopped after the test."""
+    yield from _session(bmq_broker_uri, bmq_received)
+
+
+@pytest.fixture(scope="session")
+def _bmq_shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with start_cluster(directory=tmp_path_factory.mktemp("bmqcluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def bmq_cluster(_bmq_shared_cluster: Cluster) -> Cluster:
+    """The cluster of the test session, healthy, with every broker running."""
+    cluster = _bmq_shared_cluster
+    for broker in cluster.brokers:
+        if broker.paused:
+            broker.resume()
+        elif not broker.running:
+            broker.start()
+    cluster.wait_healthy()
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def bmq_cluster_uri(_bmq_shared_cluster: Cluster) -> str:
+    """The URI of the proxy of :func:`bmq_cluster`."""
+    return _bmq_shared_cluster.proxy_uri
+
+
+@pytest.fixture
+def bmq_cluster_session(
+    bmq_cluster: Cluster, bmq_cluster_uri: str, bmq_received: Received
+) -> Iterator[blazingmq.Session]:
+    """A session connected to the proxy of :func:`bmq_cluster`, stopped
+    after the test; what it receives goes to :func:`bmq_received`."""
+    yield from _session(bmq_cluster_uri, bmq_received)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """Adds the end of every broker's log to the report of a failed test
+    that used :func:`bmq_cluster`."""
+    outcome = yield
+    report = outcome.get_result()
+    cluster = getattr(item, "funcargs", {}).get("bmq_cluster")
+    if report.failed and isinstance(cluster, Cluster):
+        report.sections.append(("blazingmq cluster logs", cluster.log_tails()))
