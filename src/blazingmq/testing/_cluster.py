@@ -494,9 +494,10 @@ class Cluster:
 def _check_count(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, was {value}")
-    return value
+    count = int(value)
+    if count < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, was {count}")
+    return count
 
 
 @contextlib.contextmanager
