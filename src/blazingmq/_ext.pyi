@@ -32,6 +32,9 @@ _QueueOptionsTuple = Tuple[
 class SessionHandle:
     on_message: Optional[Callable[..., Any]]
     channel_waits: int
+    delivery_queued_ns: int
+    delivery_woken_ns: int
+    delivery_gil_ns: int
     on_batch_end: Optional[Callable[[], Any]]
     stopped: bool
     receiver_token: object

@@ -56,6 +56,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         cbool isMessageEvent
         SessionEventInfo sessionEvent
         MessageEvent messageEvent
+        long long queuedNs
 
     ctypedef void (*EventBatchFn)(Session*, vector[PendingEvent]*) noexcept
     ctypedef cbool (*AuthnCredentialFn)(void*, string*, string*) noexcept
@@ -120,6 +121,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         void detach()
         void* context()
         void takePendingEvents(vector[PendingEvent]*)
+        long long batchWokenNs()
         int reserveQueueSlot()
         void releaseQueueSlot(int)
         int openQueueAsync(int, const string&, unsigned long long,
@@ -162,6 +164,7 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         size_t length()
 
     cbool inCallbackThread()
+    long long monotonicNs()
     int setProperty(MessageProperties*, const char*, size_t, int, long long,
                     const char*, size_t)
     const char* eventBuilderResultName(int)
@@ -579,6 +582,14 @@ cdef class SessionHandle:
     # Posts (or post_many calls) that found the channel full, or the
     # unacknowledged limits reached; counted by the Python layer.
     cdef public long long channel_waits
+    # Where the event being handed over spent its time (``monotonicNs``,
+    # the clock of ``time.perf_counter_ns``): when libbmq's thread handed it
+    # over, when the thread delivering it woke up for it, when that thread
+    # had the GIL.  Three C stores per event; read by the benchmarks' stage
+    # breakdown (``python -m benchmarks.latency_stages``) from a callback.
+    cdef readonly long long delivery_queued_ns
+    cdef readonly long long delivery_woken_ns
+    cdef readonly long long delivery_gil_ns
 
     def __cinit__(self):
         self.session = NULL
@@ -977,13 +988,17 @@ cdef void _on_events(Session* session, vector[PendingEvent]* batch) noexcept wit
     """The session's pump thread, with events pending: the GIL is taken once,
     then every event pending by then is handled, in order.  The pump
     releases them afterwards."""
+    cdef long long gil_ns = monotonicNs()
     session.takePendingEvents(batch)
     cdef void* context = session.context()
     if context == NULL:
         return
     cdef SessionHandle handle = <SessionHandle>context
+    handle.delivery_woken_ns = session.batchWokenNs()
+    handle.delivery_gil_ns = gil_ns
     cdef size_t i
     for i in range(batch.size()):
+        handle.delivery_queued_ns = batch[0][i].queuedNs
         if batch[0][i].isMessageEvent:
             _on_message_event(handle, batch[0][i].messageEvent)
         else:

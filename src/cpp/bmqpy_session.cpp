@@ -66,6 +66,7 @@ Session::Session(const SessionConfig& config,
 : d_context(context)
 , d_onEvents(onEvents)
 , d_pumpExit(false)
+, d_batchWokenNs(0)
 , d_heldMessages(0)
 , d_heldBytes(0)
 , d_heldAckPosts(0)

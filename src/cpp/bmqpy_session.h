@@ -17,6 +17,7 @@
 #define INCLUDED_BMQPY_SESSION
 
 #include "bmqpy_callbackthread.h"  // for the binding: inCallbackThread
+#include "bmqpy_clock.h"           // for the binding: monotonicNs
 #include "bmqpy_cursors.h"
 #include "bmqpy_healthmonitor.h"
 #include "bmqpy_resultnames.h"
@@ -76,6 +77,8 @@ struct PendingEvent {
     bool               isMessageEvent;
     SessionEventInfo   sessionEvent;  // when !isMessageEvent
     bmqa::MessageEvent messageEvent;  // when isMessageEvent
+    long long          queuedNs;      // `monotonicNs()` when libbmq's thread
+                                      // handed it over
 };
 
 /// Supplies an authentication credential when libbmq (re)authenticates,
@@ -199,6 +202,10 @@ class Session {
     /// Move every pending event into `batch` (appending, in order); called
     /// by the `EventBatchFn` on the pump thread once it holds the GIL.
     void takePendingEvents(std::vector<PendingEvent>* batch);
+
+    /// `monotonicNs()` when the thread handing the current batch over woke
+    /// up for it (the delivery's stage timestamps, see the binding).
+    long long batchWokenNs() const { return d_batchWokenNs; }
 
     /// The binding's context, or null once detached.  Read and written by
     /// the binding only while it holds the GIL.
@@ -328,6 +335,7 @@ class Session {
     std::condition_variable   d_spaceCondition;     // room in the queue
     std::deque<PendingEvent>  d_pending;
     bool                      d_pumpExit;
+    long long                 d_batchWokenNs;  // see `batchWokenNs`
     std::thread               d_pumpThread;
     std::unique_ptr<bmqa::Session> d_session;
 

@@ -115,6 +115,7 @@ void Session::enqueue(PendingEvent&& event, bool waitForRoom)
     // takes the pressure (and reports slow-consumer events).
     const size_t k_MAX_PENDING = 1024;
     {
+        event.queuedNs = monotonicNs();
         std::unique_lock<std::mutex> lock(d_pendingMutex);
         if (waitForRoom) {
             d_spaceCondition.wait(lock, [this, k_MAX_PENDING] {
@@ -151,6 +152,7 @@ void Session::pump()
                 return;  // told to exit, and everything was handed over
             }
         }
+        d_batchWokenNs = monotonicNs();
         {
             CallbackScope scope(this);
             // The callback waits for the GIL before it takes the events:
