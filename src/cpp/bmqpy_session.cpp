@@ -67,6 +67,8 @@ Session::Session(const SessionConfig& config,
 , d_onEvents(onEvents)
 , d_pumpExit(false)
 , d_batchWokenNs(0)
+, d_delivering(false)
+, d_pumpOnlyUntilNs(0)
 , d_heldMessages(0)
 , d_heldBytes(0)
 , d_heldAckPosts(0)

@@ -2,12 +2,18 @@
 //
 // The C++ layer of the Python SDK: it owns one `bmqa::Session` and the
 // libbmq threads that call back into it, and knows nothing about Python.
-// libbmq's event-handler threads never call the binding: they queue events
-// here (no GIL needed), and one "pump" thread per session hands everything
-// queued so far to the binding in one batch.  The binding takes the GIL once
-// per batch: while it waits for the GIL, events keep accumulating, so a busy
+// When the session is idle (nothing queued, nothing being delivered, and
+// the last delivery was quick), libbmq's event-handler thread hands an event
+// to the binding itself, as bmqtool's handler does: waking a second thread
+// costs tens of microseconds on an idle machine, most of the difference in
+// latency between the two.  Otherwise libbmq's threads queue events here (no
+// GIL needed), and one "pump" thread per session hands everything queued so
+// far to the binding in one batch.  The binding takes the GIL once per
+// batch: while it waits for the GIL, events keep accumulating, so a busy
 // interpreter gets bigger batches instead of one GIL hand-off per event
-// (most ACK events carry a single ACK).
+// (most ACK events carry a single ACK).  A delivery that took long (another
+// Python thread held the GIL, or the callbacks were slow) turns inline
+// delivery off for a while, so that libbmq's thread is not the one waiting.
 //
 // Every method that may block (start, stop, open/configure/close, waiting for
 // the channel to drain) is safe to call with the GIL released, and none of
@@ -303,6 +309,15 @@ class Session {
     void enqueueSessionEvent(const bmqa::SessionEvent& event);
     void enqueueMessageEvent(const bmqa::MessageEvent& event);
     void enqueue(PendingEvent&& event, bool waitForRoom = true);
+    /// From libbmq's event-handler thread: deliver `event` on this thread
+    /// if the session is idle (see the top of this file), else queue it.
+    void enqueueFromLibbmq(PendingEvent&& event, bool waitForRoom);
+    /// Deliver `*event` on this thread and return true, or return false
+    /// (leaving `*event` alone) when the pump must deliver it.
+    bool deliverInline(PendingEvent* event);
+    /// Hand `batch` (and what is pending) to the binding; send the confirms
+    /// the callbacks made; clear `batch`.
+    void deliver(std::vector<PendingEvent>* batch);
     void pump();
     void enqueueOperationResult(long long          requestId,
                                 int                slot,
@@ -336,6 +351,14 @@ class Session {
     std::deque<PendingEvent>  d_pending;
     bool                      d_pumpExit;
     long long                 d_batchWokenNs;  // see `batchWokenNs`
+    // A thread (the pump, or libbmq's inline) is handing events over.
+    bool                      d_delivering;
+    // Inline delivery is off until then (`monotonicNs`): a delivery took
+    // longer than `k_INLINE_BUDGET_NS`, or the pump still found a backlog.
+    long long                 d_pumpOnlyUntilNs;
+    std::vector<PendingEvent> d_inlineBatch;  // reused: no allocation
+    static constexpr long long k_INLINE_BUDGET_NS = 100 * 1000;
+    static constexpr long long k_PUMP_ONLY_NS     = 20 * 1000 * 1000;
     std::thread               d_pumpThread;
     std::unique_ptr<bmqa::Session> d_session;
 

@@ -1,8 +1,10 @@
 // bmqpy_session_pump.cpp                                            -*-C++-*-
 //
-// `Session`: the events handed to the binding.  libbmq's event threads only
-// queue them (no GIL); the session's pump thread hands everything queued so
-// far to the binding in one batch.
+// `Session`: the events handed to the binding.  When the session is idle,
+// libbmq's event thread hands an event to the binding itself (bmqtool's
+// way: no second thread to wake).  Otherwise it only queues it (no GIL),
+// and the session's pump thread hands everything queued so far to the
+// binding in one batch.
 #include "bmqpy_session.h"
 
 #include "bmqpy_callbackthread.h"
@@ -90,7 +92,7 @@ void Session::enqueueSessionEvent(const bmqa::SessionEvent& event)
                 static_cast<int>(queueId.correlationId().theNumeric());
         }
     }
-    enqueue(std::move(pending));
+    enqueueFromLibbmq(std::move(pending), true);
 }
 
 void Session::enqueueMessageEvent(const bmqa::MessageEvent& event)
@@ -105,8 +107,56 @@ void Session::enqueueMessageEvent(const bmqa::MessageEvent& event)
     // queue (the CHANNEL_LOW_WATERMARK that releases waiting posts) must not
     // wait for the program's callbacks to catch up.  They are bounded by the
     // posts in flight, and libbmq would hold them anyway.
-    enqueue(std::move(pending),
-            event.type() != bmqt::MessageEventType::e_ACK);
+    enqueueFromLibbmq(std::move(pending),
+                      event.type() != bmqt::MessageEventType::e_ACK);
+}
+
+bool Session::deliverInline(PendingEvent* event)
+{
+    // Not while the pump delivers or has events waiting (they go first),
+    // nor while a recent delivery found the program busy.
+    const long long now = event->queuedNs;
+    {
+        std::lock_guard<std::mutex> guard(d_pendingMutex);
+        if (d_delivering || !d_pending.empty() || d_pumpExit ||
+            now < d_pumpOnlyUntilNs) {
+            return false;
+        }
+        d_delivering = true;
+    }
+    d_batchWokenNs = now;  // no hand-over: this thread is awake already
+    d_inlineBatch.push_back(std::move(*event));
+    deliver(&d_inlineBatch);
+    const long long took = monotonicNs() - now;
+    bool            more;
+    {
+        std::lock_guard<std::mutex> guard(d_pendingMutex);
+        d_delivering = false;
+        if (took > k_INLINE_BUDGET_NS) {
+            d_pumpOnlyUntilNs = now + took + k_PUMP_ONLY_NS;
+        }
+        // Queued meanwhile by another thread, or the pump waits to exit.
+        more = !d_pending.empty() || d_pumpExit;
+    }
+    if (more) {
+        d_pendingCondition.notify_one();
+    }
+    return true;
+}
+
+void Session::deliver(std::vector<PendingEvent>* batch)
+{
+    {
+        CallbackScope scope(this);
+        // The callback waits for the GIL before it takes the events: while
+        // another Python thread holds the GIL (up to the interpreter's
+        // switch interval), the events keep coming, and all of them go in
+        // this batch.  Confirms made by the callbacks join one CONFIRM
+        // event, sent when the batch is done.
+        d_onEvents(this, batch);
+    }
+    flushConfirms();
+    batch->clear();  // releases libbmq's events (and their buffers)
 }
 
 void Session::enqueue(PendingEvent&& event, bool waitForRoom)
@@ -114,8 +164,8 @@ void Session::enqueue(PendingEvent&& event, bool waitForRoom)
     // Enough to batch a burst of events; beyond it libbmq's own event queue
     // takes the pressure (and reports slow-consumer events).
     const size_t k_MAX_PENDING = 1024;
+    event.queuedNs = monotonicNs();
     {
-        event.queuedNs = monotonicNs();
         std::unique_lock<std::mutex> lock(d_pendingMutex);
         if (waitForRoom) {
             d_spaceCondition.wait(lock, [this, k_MAX_PENDING] {
@@ -125,6 +175,14 @@ void Session::enqueue(PendingEvent&& event, bool waitForRoom)
         d_pending.push_back(std::move(event));
     }
     d_pendingCondition.notify_one();
+}
+
+void Session::enqueueFromLibbmq(PendingEvent&& event, bool waitForRoom)
+{
+    event.queuedNs = monotonicNs();
+    if (!deliverInline(&event)) {
+        enqueue(std::move(event), waitForRoom);
+    }
 }
 
 void Session::takePendingEvents(std::vector<PendingEvent>* batch)
@@ -146,24 +204,23 @@ void Session::pump()
         {
             std::unique_lock<std::mutex> lock(d_pendingMutex);
             d_pendingCondition.wait(lock, [this] {
-                return !d_pending.empty() || d_pumpExit;
+                return !d_delivering && (!d_pending.empty() || d_pumpExit);
             });
             if (d_pending.empty()) {
                 return;  // told to exit, and everything was handed over
             }
+            d_delivering = true;
         }
-        d_batchWokenNs = monotonicNs();
-        {
-            CallbackScope scope(this);
-            // The callback waits for the GIL before it takes the events:
-            // while another Python thread holds the GIL (up to the
-            // interpreter's switch interval), the events keep coming, and
-            // all of them go in this batch.  Confirms made by the callbacks
-            // join one CONFIRM event, sent when the batch is done.
-            d_onEvents(this, &batch);
+        const long long woken = monotonicNs();
+        d_batchWokenNs        = woken;
+        deliver(&batch);
+        const long long took = monotonicNs() - woken;
+        std::lock_guard<std::mutex> guard(d_pendingMutex);
+        d_delivering = false;
+        if (took > k_INLINE_BUDGET_NS || !d_pending.empty()) {
+            // Still busy: libbmq's thread keeps queueing for the pump.
+            d_pumpOnlyUntilNs = woken + took + k_PUMP_ONLY_NS;
         }
-        flushConfirms();
-        batch.clear();  // releases libbmq's events before waiting again
     }
 }
 
