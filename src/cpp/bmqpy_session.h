@@ -3,7 +3,7 @@
 // The C++ layer of the Python SDK: it owns one `bmqa::Session` and the
 // libbmq threads that call back into it, and knows nothing about Python.
 // When the session is idle (nothing queued, nothing being delivered, and
-// the last delivery was quick), libbmq's event-handler thread hands an event
+// delivering took little of the last few milliseconds), libbmq's event-handler thread hands an event
 // to the binding itself, as bmqtool's handler does: waking a second thread
 // costs tens of microseconds on an idle machine, most of the difference in
 // latency between the two.  Otherwise libbmq's threads queue events here (no
@@ -11,9 +11,11 @@
 // far to the binding in one batch.  The binding takes the GIL once per
 // batch: while it waits for the GIL, events keep accumulating, so a busy
 // interpreter gets bigger batches instead of one GIL hand-off per event
-// (most ACK events carry a single ACK).  A delivery that took long (another
-// Python thread held the GIL, or the callbacks were slow) turns inline
-// delivery off for a while, so that libbmq's thread is not the one waiting.
+// (most ACK events carry a single ACK).  "Idle" is judged over windows of a
+// few milliseconds: once delivering (waiting for the GIL included) takes a
+// quarter of the time, the pump takes over, so that libbmq's thread keeps
+// reading while the callbacks run, and does not wait for a GIL another
+// Python thread holds.
 //
 // Every method that may block (start, stop, open/configure/close, waiting for
 // the channel to drain) is safe to call with the GIL released, and none of
@@ -353,12 +355,17 @@ class Session {
     long long                 d_batchWokenNs;  // see `batchWokenNs`
     // A thread (the pump, or libbmq's inline) is handing events over.
     bool                      d_delivering;
-    // Inline delivery is off until then (`monotonicNs`): a delivery took
-    // longer than `k_INLINE_BUDGET_NS`, or the pump still found a backlog.
-    long long                 d_pumpOnlyUntilNs;
+    // How busy delivering was (see `idleLocked`): the time spent handing
+    // events over since `d_windowStartNs`, and whether the last window was
+    // idle enough for libbmq's thread to deliver.
+    long long                 d_windowStartNs;
+    long long                 d_windowBusyNs;
+    bool                      d_inline;
     std::vector<PendingEvent> d_inlineBatch;  // reused: no allocation
-    static constexpr long long k_INLINE_BUDGET_NS = 100 * 1000;
-    static constexpr long long k_PUMP_ONLY_NS     = 20 * 1000 * 1000;
+    static constexpr long long k_WINDOW_NS = 2 * 1000 * 1000;
+    /// Whether the session is idle enough for libbmq's thread to deliver
+    /// an event at `now` (`d_pendingMutex` held): judged once per window.
+    bool idleLocked(long long now);
     std::thread               d_pumpThread;
     std::unique_ptr<bmqa::Session> d_session;
 

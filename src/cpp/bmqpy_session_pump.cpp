@@ -119,7 +119,7 @@ bool Session::deliverInline(PendingEvent* event)
     {
         std::lock_guard<std::mutex> guard(d_pendingMutex);
         if (d_delivering || !d_pending.empty() || d_pumpExit ||
-            now < d_pumpOnlyUntilNs) {
+            !idleLocked(now)) {
             return false;
         }
         d_delivering = true;
@@ -127,14 +127,12 @@ bool Session::deliverInline(PendingEvent* event)
     d_batchWokenNs = now;  // no hand-over: this thread is awake already
     d_inlineBatch.push_back(std::move(*event));
     deliver(&d_inlineBatch);
-    const long long took = monotonicNs() - now;
+    const long long end = monotonicNs();
     bool            more;
     {
         std::lock_guard<std::mutex> guard(d_pendingMutex);
         d_delivering = false;
-        if (took > k_INLINE_BUDGET_NS) {
-            d_pumpOnlyUntilNs = now + took + k_PUMP_ONLY_NS;
-        }
+        d_windowBusyNs += end - now;
         // Queued meanwhile by another thread, or the pump waits to exit.
         more = !d_pending.empty() || d_pumpExit;
     }
@@ -142,6 +140,23 @@ bool Session::deliverInline(PendingEvent* event)
         d_pendingCondition.notify_one();
     }
     return true;
+}
+
+bool Session::idleLocked(long long now)
+{
+    const long long elapsed = now - d_windowStartNs;
+    if (elapsed >= k_WINDOW_NS) {
+        // Idle: delivering (waiting for the GIL included) took less than a
+        // quarter of the last window.  Busier than that, the pump's second
+        // thread pays for itself: libbmq's thread keeps reading events
+        // while the pump runs the callbacks, and never waits for a GIL
+        // that another Python thread holds (one wait per event, where the
+        // pump waits once for all the events that came meanwhile).
+        d_inline         = d_windowBusyNs * 4 < elapsed;
+        d_windowStartNs  = now;
+        d_windowBusyNs   = 0;
+    }
+    return d_inline;
 }
 
 void Session::deliver(std::vector<PendingEvent>* batch)
@@ -214,13 +229,10 @@ void Session::pump()
         const long long woken = monotonicNs();
         d_batchWokenNs        = woken;
         deliver(&batch);
-        const long long took = monotonicNs() - woken;
+        const long long end = monotonicNs();
         std::lock_guard<std::mutex> guard(d_pendingMutex);
         d_delivering = false;
-        if (took > k_INLINE_BUDGET_NS || !d_pending.empty()) {
-            // Still busy: libbmq's thread keeps queueing for the pump.
-            d_pumpOnlyUntilNs = woken + took + k_PUMP_ONLY_NS;
-        }
+        d_windowBusyNs += end - woken;
     }
 }
 
