@@ -17,8 +17,9 @@ timestamped just before the call), as the latency rows of
   it (zero when libbmq's thread delivers it itself);
 - ``-> GIL held``: that thread waiting for the GIL;
 - ``-> callback``: building the message objects until ``on_message`` runs;
-- with ``--aio``, ``-> coroutine``: the event loop waking up and the
-  ``async for`` receiving it.
+- with ``--aio``, ``-> event loop awake``: from the callback (which queues the
+  message for the loop) until the loop's thread runs the session's wake-up;
+  ``-> coroutine``: from there until the ``async for`` has the message.
 
 The session's private ``delivery_*_ns`` timestamps (three C stores per
 event) are what makes this possible; the percentiles of each stage are
@@ -39,7 +40,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import blazingmq
 
 STAGES = ["post call", "post -> libbmq thread", "-> delivering thread awake", "-> GIL held", "-> callback"]
-AIO_STAGES = STAGES + ["-> coroutine"]
+AIO_STAGES = STAGES + ["-> event loop awake", "-> coroutine"]
 
 
 def percentiles(values: Sequence[int]) -> Dict[str, float]:
@@ -109,6 +110,7 @@ def run_aio(broker: str, queue: str, count: int, rate: float, size: int) -> List
 
     padding = b"x" * max(0, size - 16)
     stamps: Dict[bytes, List[int]] = {}
+    woken = [0]
 
     class StagedSession(blazingmq.aio.Session):
         """Notes each message's delivery timestamps in the session's
@@ -121,6 +123,11 @@ def run_aio(broker: str, queue: str, count: int, rate: float, size: int) -> List
                                     time.perf_counter_ns()]
             super()._message_arrived(message, handle)
 
+        def _wakeup(self) -> None:
+            # On the loop's thread, woken by the callback's batch end.
+            woken[0] = time.perf_counter_ns()
+            super()._wakeup()
+
     async def main() -> List[List[int]]:
         rows: List[List[int]] = []
         async with StagedSession(broker=broker) as session:
@@ -130,7 +137,7 @@ def run_aio(broker: str, queue: str, count: int, rate: float, size: int) -> List
                 async for message in session.messages(queue):
                     now = time.perf_counter_ns()
                     sent, call = struct.unpack_from("=qq", message.data)
-                    rows.append([call, sent, *stamps.pop(message.guid), now])
+                    rows.append([call, sent, *stamps.pop(message.guid), woken[0], now])
                     message.confirm()
                     if len(rows) == count:
                         return
@@ -168,7 +175,8 @@ def breakdown(rows: List[List[int]], aio: bool) -> Dict[str, Dict[str, float]]:
         columns["-> GIL held"].append(gil - max(woken, queued))
         columns["-> callback"].append(callback - gil)
         if aio:
-            columns["-> coroutine"].append(row[6] - callback)
+            columns["-> event loop awake"].append(row[6] - callback)
+            columns["-> coroutine"].append(row[7] - row[6])
         total.append(row[-1] - sent)
     result = {name: percentiles(values) for name, values in columns.items()}
     result["end to end"] = percentiles(total)

@@ -43,7 +43,7 @@ def test_a_small_run_times_every_stage(bmq_broker_uri, aio):
     assert result.returncode == 0, result.stderr
     stages = json.loads(result.stdout)
     expected = {"post call", "post -> libbmq thread", "-> delivering thread awake", "-> GIL held", "-> callback",
-                "end to end"} | ({"-> coroutine"} if aio else set())
+                "end to end"} | ({"-> event loop awake", "-> coroutine"} if aio else set())
     assert set(stages) == expected
     for name, values in stages.items():
         assert 0 <= values["p50"] <= values["p90"] <= values["p99"] <= values["p99.9"], (name, values)

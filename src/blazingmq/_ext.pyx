@@ -122,6 +122,8 @@ cdef extern from "bmqpy_session.h" namespace "bmqpy" nogil:
         void* context()
         void takePendingEvents(vector[PendingEvent]*)
         long long batchWokenNs()
+        void setDeliveryFd(int)
+        int deliverPending()
         int reserveQueueSlot()
         void releaseQueueSlot(int)
         int openQueueAsync(int, const string&, unsigned long long,
@@ -701,6 +703,22 @@ cdef class SessionHandle:
             rc = self.session.startAsync(seconds)
             del scope
         return rc
+
+    def set_delivery_fd(self, int fd):
+        """Have the events delivered by :meth:`deliver_pending`, called by
+        the thread that watches ``fd`` (a non-blocking pipe's write end: one
+        byte is written when events are waiting); -1 gives delivery back to
+        the session's own threads (``stop`` does that first).  Close ``fd``
+        only after setting -1."""
+        if self.session != NULL:
+            self.session.setDeliveryFd(fd)
+
+    def deliver_pending(self):
+        """Run the callbacks of every event waiting, on this thread (see
+        :meth:`set_delivery_fd`); return whether there were any."""
+        if self.session == NULL:
+            return False
+        return self.session.deliverPending() != 0
 
     def stop_delivery(self):
         """Hand over no more messages (``stop`` is about to begin)."""

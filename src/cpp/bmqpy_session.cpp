@@ -71,6 +71,8 @@ Session::Session(const SessionConfig& config,
 , d_windowStartNs(0)
 , d_windowBusyNs(0)
 , d_inline(true)
+, d_deliveryFd(-1)
+, d_loopWoken(false)
 , d_heldMessages(0)
 , d_heldBytes(0)
 , d_heldAckPosts(0)
@@ -209,6 +211,9 @@ void Session::stop()
     if (d_stopping) {
         return;
     }
+    // What libbmq delivers while stopping goes to the pump: an event loop
+    // may not run again.
+    setDeliveryFd(-1);
     {
         // Posts taken before stop() are sent; none is taken after it
         // (`postBatch` checks the flag under the same mutex), so a post

@@ -85,7 +85,7 @@ struct PendingEvent {
     bool               isMessageEvent;
     SessionEventInfo   sessionEvent;  // when !isMessageEvent
     bmqa::MessageEvent messageEvent;  // when isMessageEvent
-    long long          queuedNs;      // `monotonicNs()` when libbmq's thread
+    long long          queuedNs = 0;  // `monotonicNs()` when libbmq's thread
                                       // handed it over
 };
 
@@ -214,6 +214,20 @@ class Session {
     /// `monotonicNs()` when the thread handing the current batch over woke
     /// up for it (the delivery's stage timestamps, see the binding).
     long long batchWokenNs() const { return d_batchWokenNs; }
+
+    /// Have the events delivered by the thread that calls `deliverPending`
+    /// (an event loop's): from now on, events are queued and one byte is
+    /// written to `fd` (non-blocking, e.g. a pipe the loop watches) when
+    /// the queue stops being empty.  Should that thread not take them
+    /// within `k_LOOP_GRACE_NS` (its loop stopped running), the pump
+    /// delivers them.  -1: back to libbmq's thread and the pump (`stop`
+    /// does this first).  The binding closes `fd` only after setting -1.
+    void setDeliveryFd(int fd);
+
+    /// On the thread of `setDeliveryFd`, holding the GIL: hand everything
+    /// queued to the binding now (callbacks run on this thread); return 1
+    /// if anything was delivered.
+    int deliverPending();
 
     /// The binding's context, or null once detached.  Read and written by
     /// the binding only while it holds the GIL.
@@ -362,6 +376,13 @@ class Session {
     long long                 d_windowBusyNs;
     bool                      d_inline;
     std::vector<PendingEvent> d_inlineBatch;  // reused: no allocation
+    // See `setDeliveryFd`; `d_loopWoken`: a byte was written since the
+    // loop last looked (one wake-up per batch, not per event).
+    std::atomic<int>          d_deliveryFd;
+    bool                      d_loopWoken;
+    std::vector<PendingEvent> d_loopBatch;
+    static constexpr long long k_LOOP_GRACE_NS = 100 * 1000 * 1000;
+    void wakeLoopLocked();  // `d_pendingMutex` held, `d_deliveryFd` set
     static constexpr long long k_WINDOW_NS = 2 * 1000 * 1000;
     /// Whether the session is idle enough for libbmq's thread to deliver
     /// an event at `now` (`d_pendingMutex` held): judged once per window.

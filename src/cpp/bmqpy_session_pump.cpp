@@ -4,8 +4,14 @@
 // libbmq's event thread hands an event to the binding itself (bmqtool's
 // way: no second thread to wake).  Otherwise it only queues it (no GIL),
 // and the session's pump thread hands everything queued so far to the
-// binding in one batch.
+// binding in one batch.  A session with a delivery descriptor (an asyncio
+// session) is delivered by its event loop's thread instead: libbmq's thread
+// queues and writes one byte to wake it.
 #include "bmqpy_session.h"
+
+#include <unistd.h>
+
+#include <chrono>
 
 #include "bmqpy_callbackthread.h"
 #include "bmqpy_resultnames.h"
@@ -179,7 +185,9 @@ void Session::enqueue(PendingEvent&& event, bool waitForRoom)
     // Enough to batch a burst of events; beyond it libbmq's own event queue
     // takes the pressure (and reports slow-consumer events).
     const size_t k_MAX_PENDING = 1024;
-    event.queuedNs = monotonicNs();
+    if (event.queuedNs == 0) {
+        event.queuedNs = monotonicNs();
+    }
     {
         std::unique_lock<std::mutex> lock(d_pendingMutex);
         if (waitForRoom) {
@@ -188,14 +196,67 @@ void Session::enqueue(PendingEvent&& event, bool waitForRoom)
             });
         }
         d_pending.push_back(std::move(event));
+        if (d_deliveryFd >= 0) {
+            wakeLoopLocked();  // the pump looks only now and then
+            return;
+        }
     }
     d_pendingCondition.notify_one();
+}
+
+void Session::wakeLoopLocked()
+{
+    if (!d_loopWoken) {
+        // Non-blocking: a full pipe already has a wake-up in it.
+        const char byte = 1;
+        (void)!::write(d_deliveryFd, &byte, 1);
+        d_loopWoken = true;
+    }
+}
+
+void Session::setDeliveryFd(int fd)
+{
+    {
+        std::lock_guard<std::mutex> guard(d_pendingMutex);
+        d_deliveryFd = fd;
+        d_loopWoken  = false;
+        if (fd >= 0 && !d_pending.empty()) {
+            wakeLoopLocked();
+        }
+    }
+    d_pendingCondition.notify_one();  // back to the pump: it may have work
+}
+
+int Session::deliverPending()
+{
+    {
+        std::lock_guard<std::mutex> guard(d_pendingMutex);
+        d_loopWoken = false;  // what comes from now on writes again
+        if (d_delivering || d_pending.empty()) {
+            return 0;
+        }
+        d_delivering = true;
+    }
+    d_batchWokenNs = monotonicNs();
+    deliver(&d_loopBatch);
+    {
+        std::lock_guard<std::mutex> guard(d_pendingMutex);
+        d_delivering = false;
+        if (!d_pending.empty() && d_deliveryFd >= 0) {
+            wakeLoopLocked();  // next loop iteration: the loop's other work
+                               // runs in between
+            return 1;
+        }
+    }
+    d_pendingCondition.notify_one();  // the pump may wait for `d_delivering`
+    return 1;
 }
 
 void Session::enqueueFromLibbmq(PendingEvent&& event, bool waitForRoom)
 {
     event.queuedNs = monotonicNs();
-    if (!deliverInline(&event)) {
+    if (d_deliveryFd.load(std::memory_order_relaxed) >= 0 ||
+        !deliverInline(&event)) {
         enqueue(std::move(event), waitForRoom);
     }
 }
@@ -218,11 +279,29 @@ void Session::pump()
     for (;;) {
         {
             std::unique_lock<std::mutex> lock(d_pendingMutex);
-            d_pendingCondition.wait(lock, [this] {
-                return !d_delivering && (!d_pending.empty() || d_pumpExit);
-            });
-            if (d_pending.empty()) {
-                return;  // told to exit, and everything was handed over
+            for (;;) {
+                if (!d_delivering) {
+                    if (d_pending.empty()) {
+                        if (d_pumpExit) {
+                            return;  // told to exit, everything handed over
+                        }
+                    }
+                    else if (d_deliveryFd < 0 || d_pumpExit ||
+                             monotonicNs() - d_pending.front().queuedNs >=
+                                 k_LOOP_GRACE_NS) {
+                        break;  // ours, or the event loop is not running
+                    }
+                }
+                if (d_deliveryFd >= 0) {
+                    // An event loop delivers; look now and then whether it
+                    // still does (it may have stopped running).
+                    d_pendingCondition.wait_for(
+                        lock,
+                        std::chrono::nanoseconds(k_LOOP_GRACE_NS));
+                }
+                else {
+                    d_pendingCondition.wait(lock);
+                }
             }
             d_delivering = true;
         }
@@ -233,6 +312,9 @@ void Session::pump()
         std::lock_guard<std::mutex> guard(d_pendingMutex);
         d_delivering = false;
         d_windowBusyNs += end - woken;
+        if (!d_pending.empty() && d_deliveryFd >= 0) {
+            wakeLoopLocked();  // came meanwhile: the loop's again
+        }
     }
 }
 

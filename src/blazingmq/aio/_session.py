@@ -20,6 +20,8 @@ import concurrent.futures
 import contextvars
 import functools
 import logging
+import os
+import threading
 from typing import (
     Any,
     AsyncIterator,
@@ -275,6 +277,10 @@ class Session:
         self._waiting_posts: Deque[Tuple["asyncio.Future[Ack]", float, Tuple[Any, ...]]] = collections.deque()
         self._poster: Optional["asyncio.Task[None]"] = None
         self._stopping: Optional["asyncio.Future[None]"] = None
+        # The pipe that wakes the loop to deliver events on its own thread
+        # (read end, write end), and that thread's id; see `_deliver_here`.
+        self._wake_fds: Optional[Tuple[int, int]] = None
+        self._loop_thread = 0
         # The synchronous session, posting without waiting for a full
         # channel (this class waits for it on the loop).
         self._session = _LoopSession(
@@ -337,6 +343,8 @@ class Session:
     def _on_batch_end(self) -> None:
         if self._wakeup_scheduled:
             return
+        if threading.get_ident() == self._loop_thread:
+            return  # delivered by `_deliver_here`, which wakes the waiters
         if not (self._acks or self._messages_arrived or self._events_arrived or self._channel_drained):
             return
         loop = self._loop
@@ -349,6 +357,50 @@ class Session:
             pass  # the loop is closed: nobody is left to wake
 
     # -- the loop ------------------------------------------------------------
+
+    def _deliver_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Have libbmq's events delivered on the loop's thread: libbmq's
+        thread queues them and writes a byte to a pipe the loop watches, and
+        the loop runs the callbacks itself.  Otherwise a message would
+        wake two threads (the one running the callbacks, then the loop, which
+        then waits for the GIL the first still holds), and the two would
+        take turns at the GIL for every batch."""
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        os.set_blocking(write_fd, False)
+        self._wake_fds = (read_fd, write_fd)
+        self._loop_thread = threading.get_ident()
+        loop.add_reader(read_fd, self._deliver_here)
+        self._session._handle.set_delivery_fd(write_fd)
+
+    def _deliver_here(self) -> None:
+        fds = self._wake_fds
+        if fds is None:
+            return
+        try:
+            os.read(fds[0], 4096)
+        except BlockingIOError:
+            pass
+        if self._session._handle.deliver_pending():
+            self._wakeup()
+
+    def _stop_delivering_on_loop(self) -> None:
+        """Before libbmq stops: what it delivers while stopping goes to the
+        session's own threads (the loop may not run again)."""
+        if self._wake_fds is not None:
+            self._session._handle.set_delivery_fd(-1)
+            self._loop_thread = 0
+
+    def _close_wake_fds(self) -> None:
+        fds, self._wake_fds = self._wake_fds, None
+        if fds is None:
+            return
+        self._session._handle.set_delivery_fd(-1)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(fds[0])
+        os.close(fds[0])
+        os.close(fds[1])
 
     def _wakeup(self) -> None:
         """Hand what the last batches brought to the loop's waiters.  Flags
@@ -422,10 +474,12 @@ class Session:
         self._state = _STARTING
         session = self._session
         session._handle.on_batch_end = self._on_batch_end
+        self._deliver_on_loop(loop)
         try:
             await asyncio.wrap_future(session._start_future(), loop=loop)
         except BaseException:
             self._state = _STOPPED
+            self._stop_delivering_on_loop()
             # Stopping joins libbmq's threads: not on the loop.
             aborting = loop.run_in_executor(None, session._abort_start)
             aborting.add_done_callback(lambda _: self._after_stop())
@@ -459,6 +513,7 @@ class Session:
                 return
             self._state = _STOPPING
             self._flush_confirms()
+            self._stop_delivering_on_loop()
             for operation in list(self._operations):
                 operation.cancel()
             self._cancel_waiting_posts()
@@ -485,6 +540,7 @@ class Session:
         the stop, then release every waiter."""
         self._state = _STOPPED
         self._session._handle.on_batch_end = None
+        self._close_wake_fds()
         self._wakeup()
         for future in self._pending_acks:
             future.cancel()
