@@ -95,6 +95,9 @@ def _run(command: List[str], timeout: float = 900.0) -> Outcome:
     wall = time.perf_counter() - start
     for reader in readers:
         reader.join()
+    for stream in (process.stdout, process.stderr):  # (ResourceWarning otherwise)
+        if stream is not None:
+            stream.close()
     process.returncode = os.waitstatus_to_exitcode(status)
     return Outcome("".join(out_parts), "".join(err_parts), process.returncode, wall, usage.ru_maxrss / 1024.0)
 
