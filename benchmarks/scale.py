@@ -135,6 +135,10 @@ def _log_time(text: str, marker: str) -> Optional[float]:
     return None
 
 
+# Its times have millisecond resolution: a shorter run is counted as 1 ms.
+_LOG_RESOLUTION = 0.001
+
+
 def _iso_time(stamp: str) -> float:
     return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
@@ -148,10 +152,11 @@ def _tool_produce(helpers: Helpers, tool: Path, broker: str, queue: str, count: 
                               "-i", "0", "--eventscount", str(count), *options, verbosity="info")
     opened = _log_time(outcome.stdout, f"Open queue [uri={queue}] took:")
     acked = _log_time(outcome.stdout, "All posted messages have been acknowledged")
-    if opened is None or acked is None or acked <= opened:
+    if opened is None or acked is None or acked < opened:
         return {"error": "bmqtool's log has no open/last-ACK times"}
-    return {"messages": count, "seconds": acked - opened, "msgs_per_s": count / (acked - opened),
-            "basis": "queue open to last ACK (its log)", "peak_rss_mb": outcome.peak_rss_mb}
+    seconds = max(acked - opened, _LOG_RESOLUTION)
+    return {"messages": count, "seconds": seconds, "msgs_per_s": count / seconds,
+            "basis": "queue open to last ACK (its log, ms)", "peak_rss_mb": outcome.peak_rss_mb}
 
 
 def _tool_consume(helpers: Helpers, tool: Path, broker: str, queue: str, total: int, size: int,
@@ -260,11 +265,12 @@ def fanout_bmqtool(helpers: Helpers, tool: Path, broker: str, queue: str, count:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    if opened is None or last <= opened:
+    if opened is None or last < opened:
         return {"error": "no open time in the writer's log, or no PUSH after it"}
     total = sum(per_app)
+    seconds = max(last - opened, _LOG_RESOLUTION)
     return {"messages": count, "apps": len(FANOUT_APPS), "delivered": total, "per_app": per_app,
-            "seconds": last - opened, "msgs_per_s": total / (last - opened),
+            "seconds": seconds, "msgs_per_s": total / seconds,
             "basis": "writer's queue open to the last PUSH in the readers' --log (ms)"}
 
 
@@ -429,11 +435,15 @@ def table_rows(results: Results) -> List[Dict[str, Any]]:
             lower_is_better=True)
         row(f"scale: {n} queues produce (msgs/s)", "scale queues", _value(point, "produce_msgs_per_s"))
         row(f"scale: {n} queues consume (msgs/s)", "scale queues", _value(point, "consume_msgs_per_s"))
+        row(f"scale: {n} queues CPU per msg (us)", "scale queues", _value(point, "cpu_us_per_msg"),
+            lower_is_better=True)
     for point in _points(results, "sessions", "ours"):
         k = point["sessions"]
         row(f"scale: {k} sessions threads", "scale sessions", _value(point, "threads"), lower_is_better=True)
         row(f"scale: {k} sessions RSS (MB)", "scale sessions", _value(point, "rss_mb"), lower_is_better=True)
         row(f"scale: {k} sessions total (msgs/s)", "scale sessions", _value(point, "msgs_per_s"))
+        row(f"scale: {k} sessions CPU per msg (us)", "scale sessions", _value(point, "cpu_us_per_msg"),
+            lower_is_better=True)
     tool_sizes = {p["size"]: p for p in _points(results, "size produce", "bmqtool")}
     for point in _points(results, "size produce", "ours"):
         size = point["size"]
@@ -529,6 +539,11 @@ def chart(results: Results, path: Path, title: str) -> None:
     curve(ax, queues, "queues", "produce_msgs_per_s", "produce (ACKed)", blue)
     curve(ax, queues, "queues", "consume_msgs_per_s", "consume (meanwhile)", green)
     ax.set(xscale="log", xlabel="queues, messages round-robin", ylabel="msgs/s", title="1 KiB over n queues")
+    twin = ax.twinx()
+    curve(twin, queues, "queues", "cpu_us_per_msg", "CPU us/msg (both sessions)", grey, style="^--")
+    twin.set_ylabel("CPU us per message")
+    twin.set_ylim(bottom=0)
+    twin.legend(loc="lower right", fontsize=8)
     sessions = _points(results, "sessions", "ours")
     ax = axes[0][3]
     curve(ax, sessions, "sessions", "msgs_per_s", "total msgs/s (ACKed)", blue)
@@ -536,7 +551,8 @@ def chart(results: Results, path: Path, title: str) -> None:
     twin = ax.twinx()
     curve(twin, sessions, "sessions", "threads", "threads", red, style="s--")
     curve(twin, sessions, "sessions", "rss_mb", "RSS (MB)", grey, style="^--")
-    twin.set_ylabel("threads, RSS (MB)")
+    curve(twin, sessions, "sessions", "cpu_us_per_msg", "CPU us/msg", green, style="v--")
+    twin.set_ylabel("threads, RSS (MB), CPU us/msg")
     twin.legend(loc="upper center", fontsize=8)
     ax = axes[1][0]
     curve(ax, _points(results, "size produce", "ours"), "size", "msgs_per_s", "ours produce", blue,

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import sys
 import threading
 import time
@@ -47,6 +48,13 @@ def _thread_names() -> Dict[str, int]:
             continue
         names[name] = names.get(name, 0) + 1
     return names
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user and system) this process has used: on a shared
+    machine it moves less than the wall clock."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class _Counter:
@@ -125,11 +133,13 @@ def queues(args: argparse.Namespace) -> Dict[str, Any]:
         threads = _threads()
         post_start = time.time()
         begin = time.perf_counter()
+        cpu = _cpu_s()
         for number in range(args.count):
             producer.post(uris[number % args.queues], payload, on_ack=acks.on_ack)
         acks.wait(args.timeout, "ACKs")
         acked = time.perf_counter()
         received.wait(args.timeout, "messages")
+        cpu = _cpu_s() - cpu
         for uri in uris:
             consumer.configure_queue(uri, blazingmq.QueueOptions(0, 0, 0))
             consumer.close_queue(uri)
@@ -149,6 +159,8 @@ def queues(args: argparse.Namespace) -> Dict[str, Any]:
         "rss_per_queue_kib": (rss_after - rss_before) / args.queues,
         "threads": threads,
         "produce_msgs_per_s": args.count / (acked - begin),
+        # Producer and consumer together.
+        "cpu_us_per_msg": cpu * 1e6 / args.count,
         # From the first post to the last message confirmed: the consumer
         # runs while the producer posts.
         "consume_msgs_per_s": args.count / (received.last - post_start),
@@ -202,11 +214,13 @@ def sessions(args: argparse.Namespace) -> Dict[str, Any]:
         for session, uri in zip(started, uris):
             session.open_queue(uri, write=True)
         begin = time.perf_counter()
+        cpu = _cpu_s()
         for number in range(args.count):
             index = number % args.sessions
             started[index].post(uris[index], payload, on_ack=acks.on_ack)
         acks.wait(args.timeout, "ACKs")
         end = time.perf_counter()
+        cpu = _cpu_s() - cpu
         for session, uri in zip(started, uris):
             session.close_queue(uri)
     finally:
@@ -227,6 +241,7 @@ def sessions(args: argparse.Namespace) -> Dict[str, Any]:
         "rss_mb": rss_after / 1024.0,
         "rss_per_session_mb": (rss_after - rss_before) / 1024.0 / args.sessions,
         "msgs_per_s": args.count / (end - begin),
+        "cpu_us_per_msg": cpu * 1e6 / args.count,
     }
 
 
