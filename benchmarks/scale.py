@@ -68,13 +68,13 @@ class Plan:
     """The points of each curve (``--quick`` makes them tiny)."""
 
     queues: Sequence[int] = (1, 10, 100, 1000)
-    queue_messages: int = 20_000
+    queue_messages: int = 50_000
     sessions: Sequence[int] = (1, 5, 10, 25, 50)
-    session_messages: int = 20_000
-    sizes: Sequence[Tuple[int, int]] = ((64, 20_000), (KIB, 20_000), (64 * KIB, 2_000), (MIB, 200),
-                                        (MAX_PAYLOAD, 8))
-    fanout_messages: int = 20_000
-    property_messages: int = 50_000
+    session_messages: int = 50_000
+    sizes: Sequence[Tuple[int, int]] = ((64, 100_000), (KIB, 50_000), (64 * KIB, 5_000), (MIB, 500),
+                                        (MAX_PAYLOAD, 16))
+    fanout_messages: int = 50_000
+    property_messages: int = 100_000
 
     @classmethod
     def quick(cls) -> "Plan":
@@ -444,6 +444,8 @@ def table_rows(results: Results) -> List[Dict[str, Any]]:
         row(f"scale: {k} sessions total (msgs/s)", "scale sessions", _value(point, "msgs_per_s"))
         row(f"scale: {k} sessions CPU per msg (us)", "scale sessions", _value(point, "cpu_us_per_msg"),
             lower_is_better=True)
+        row(f"scale: {k} sessions context switches per msg", "scale sessions",
+            _value(point, "context_switches_per_msg"), lower_is_better=True)
     tool_sizes = {p["size"]: p for p in _points(results, "size produce", "bmqtool")}
     for point in _points(results, "size produce", "ours"):
         size = point["size"]
@@ -494,7 +496,8 @@ def _cell(value: Optional[float]) -> str:
 
 
 def failures(results: Results) -> List[str]:
-    """One line per failed run."""
+    """One line per failed run, and per bmqtool rate that is only a lower
+    bound (a run too short for its statistics)."""
     lines = []
     for curve, columns in results.items():
         for column, data in columns.items():
@@ -502,6 +505,9 @@ def failures(results: Results) -> List[str]:
                 if "error" in point:
                     where = ", ".join(f"{k}={v}" for k, v in point.items() if k != "error")
                     lines.append(f"failed: {column} '{curve}' ({where}): {point['error']}")
+                elif str(point.get("basis", "")).startswith("lower bound"):
+                    where = ", ".join(f"{k}={v}" for k, v in point.items() if k in ("size", "properties"))
+                    lines.append(f"note: {column} '{curve}' ({where}) is a {point['basis']}")
     return lines
 
 
@@ -539,6 +545,7 @@ def chart(results: Results, path: Path, title: str) -> None:
     curve(ax, queues, "queues", "produce_msgs_per_s", "produce (ACKed)", blue)
     curve(ax, queues, "queues", "consume_msgs_per_s", "consume (meanwhile)", green)
     ax.set(xscale="log", xlabel="queues, messages round-robin", ylabel="msgs/s", title="1 KiB over n queues")
+    ax.set_ylim(bottom=0)
     twin = ax.twinx()
     curve(twin, queues, "queues", "cpu_us_per_msg", "CPU us/msg (both sessions)", grey, style="^--")
     twin.set_ylabel("CPU us per message")
@@ -548,12 +555,15 @@ def chart(results: Results, path: Path, title: str) -> None:
     ax = axes[0][3]
     curve(ax, sessions, "sessions", "msgs_per_s", "total msgs/s (ACKed)", blue)
     ax.set(xlabel="sessions in one process", ylabel="msgs/s", title="sessions per process")
+    ax.set_ylim(bottom=0)
     twin = ax.twinx()
     curve(twin, sessions, "sessions", "threads", "threads", red, style="s--")
     curve(twin, sessions, "sessions", "rss_mb", "RSS (MB)", grey, style="^--")
     curve(twin, sessions, "sessions", "cpu_us_per_msg", "CPU us/msg", green, style="v--")
+    curve(twin, sessions, "sessions", "context_switches_per_msg", "context switches/msg x 10", "#d69e2e",
+          lambda p: 10.0, style="d--")
     twin.set_ylabel("threads, RSS (MB), CPU us/msg")
-    twin.legend(loc="upper center", fontsize=8)
+    twin.legend(loc="lower right", fontsize=8)
     ax = axes[1][0]
     curve(ax, _points(results, "size produce", "ours"), "size", "msgs_per_s", "ours produce", blue,
           lambda p: p["size"] / MIB)
@@ -597,7 +607,7 @@ def chart(results: Results, path: Path, title: str) -> None:
         for ax in row_axes:
             ax.grid(True, alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=8)
+                ax.legend(fontsize=8, loc="lower left")
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -50,11 +50,21 @@ def _thread_names() -> Dict[str, int]:
     return names
 
 
-def _cpu_s() -> float:
-    """CPU seconds (user and system) this process has used: on a shared
-    machine it moves less than the wall clock."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+class _CpuMeter:
+    """CPU seconds (user and system) and context switches of this process
+    over a run: on a shared machine they move less than the wall clock, and
+    context switches show work done per message that could be done per
+    batch (a thread woken for each)."""
+
+    def __init__(self) -> None:
+        self._start = resource.getrusage(resource.RUSAGE_SELF)
+
+    def report(self, messages: int) -> Dict[str, float]:
+        end = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (end.ru_utime - self._start.ru_utime) + (end.ru_stime - self._start.ru_stime)
+        switches = (end.ru_nvcsw - self._start.ru_nvcsw) + (end.ru_nivcsw - self._start.ru_nivcsw)
+        return {"cpu_us_per_msg": cpu * 1e6 / max(messages, 1),
+                "context_switches_per_msg": switches / max(messages, 1)}
 
 
 class _Counter:
@@ -133,13 +143,13 @@ def queues(args: argparse.Namespace) -> Dict[str, Any]:
         threads = _threads()
         post_start = time.time()
         begin = time.perf_counter()
-        cpu = _cpu_s()
+        cpu = _CpuMeter()
         for number in range(args.count):
             producer.post(uris[number % args.queues], payload, on_ack=acks.on_ack)
         acks.wait(args.timeout, "ACKs")
         acked = time.perf_counter()
         received.wait(args.timeout, "messages")
-        cpu = _cpu_s() - cpu
+        usage = cpu.report(args.count)  # producer and consumer together
         for uri in uris:
             consumer.configure_queue(uri, blazingmq.QueueOptions(0, 0, 0))
             consumer.close_queue(uri)
@@ -159,8 +169,7 @@ def queues(args: argparse.Namespace) -> Dict[str, Any]:
         "rss_per_queue_kib": (rss_after - rss_before) / args.queues,
         "threads": threads,
         "produce_msgs_per_s": args.count / (acked - begin),
-        # Producer and consumer together.
-        "cpu_us_per_msg": cpu * 1e6 / args.count,
+        **usage,
         # From the first post to the last message confirmed: the consumer
         # runs while the producer posts.
         "consume_msgs_per_s": args.count / (received.last - post_start),
@@ -214,13 +223,13 @@ def sessions(args: argparse.Namespace) -> Dict[str, Any]:
         for session, uri in zip(started, uris):
             session.open_queue(uri, write=True)
         begin = time.perf_counter()
-        cpu = _cpu_s()
+        cpu = _CpuMeter()
         for number in range(args.count):
             index = number % args.sessions
             started[index].post(uris[index], payload, on_ack=acks.on_ack)
         acks.wait(args.timeout, "ACKs")
         end = time.perf_counter()
-        cpu = _cpu_s() - cpu
+        usage = cpu.report(args.count)
         for session, uri in zip(started, uris):
             session.close_queue(uri)
     finally:
@@ -241,7 +250,7 @@ def sessions(args: argparse.Namespace) -> Dict[str, Any]:
         "rss_mb": rss_after / 1024.0,
         "rss_per_session_mb": (rss_after - rss_before) / 1024.0 / args.sessions,
         "msgs_per_s": args.count / (end - begin),
-        "cpu_us_per_msg": cpu * 1e6 / args.count,
+        **usage,
     }
 
 
