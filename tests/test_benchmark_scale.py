@@ -76,7 +76,8 @@ def test_every_step_of_a_tiny_plan_and_its_rows(bmq_broker, tmp_path):
     results: dict = {}
     for step in scale._steps(plan, bmq_broker.uri, bmq_broker.pid, tool, helpers, results, tmp_path):
         step.run()
-    assert scale.failures(results) == []
+    # (bmqtool's consumer rates of so few messages are lower bounds: noted, not failed)
+    assert [line for line in scale.failures(results) if not line.startswith("note:")] == []
     fanout = results["scale fanout"]
     assert fanout["ours"]["points"][0]["per_app"] == [30, 30, 30]
     assert fanout["bmqtool"]["points"][0]["per_app"] == [30, 30, 30]
