@@ -86,7 +86,7 @@ class Plan:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-scale", action="store_true",
                         help="skip the scale rows (queues and sessions per process, message size, fanout, "
-                             "properties; about 4 minutes)")
+                             "properties; about 2 minutes)")
 
 
 def wanted(args: argparse.Namespace) -> bool:
@@ -518,7 +518,7 @@ def chart(results: Results, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
 
-    figure, axes = plt.subplots(2, 4, figsize=(20, 9))
+    figure, axes = plt.subplots(2, 5, figsize=(25, 9))
     blue, red, green, grey = "#2b6cb0", "#c53030", "#2f855a", "#718096"
 
     def curve(ax: Any, points: List[Dict[str, Any]], x: str, y: str, label: str, color: str,
@@ -554,15 +554,24 @@ def chart(results: Results, path: Path, title: str) -> None:
     sessions = _points(results, "sessions", "ours")
     ax = axes[0][3]
     curve(ax, sessions, "sessions", "msgs_per_s", "total msgs/s (ACKed)", blue)
-    ax.set(xlabel="sessions in one process", ylabel="msgs/s", title="sessions per process")
+    ax.set(xlabel="sessions in one process, messages round-robin", ylabel="msgs/s",
+           title="1 KiB over n sessions")
     ax.set_ylim(bottom=0)
     twin = ax.twinx()
-    curve(twin, sessions, "sessions", "threads", "threads", red, style="s--")
-    curve(twin, sessions, "sessions", "rss_mb", "RSS (MB)", grey, style="^--")
     curve(twin, sessions, "sessions", "cpu_us_per_msg", "CPU us/msg", green, style="v--")
     curve(twin, sessions, "sessions", "context_switches_per_msg", "context switches/msg x 10", "#d69e2e",
           lambda p: 10.0, style="d--")
-    twin.set_ylabel("threads, RSS (MB), CPU us/msg")
+    twin.set_ylabel("CPU us, context switches x 10, per message")
+    twin.set_ylim(bottom=0)
+    twin.legend(loc="upper right", fontsize=8)
+    ax = axes[0][4]
+    curve(ax, sessions, "sessions", "threads", "threads", red)
+    ax.set(xlabel="sessions in one process", ylabel="threads", title="threads and RSS per process")
+    ax.set_ylim(bottom=0)
+    twin = ax.twinx()
+    curve(twin, sessions, "sessions", "rss_mb", "RSS (MB)", grey, style="^--")
+    twin.set_ylabel("RSS (MB)")
+    twin.set_ylim(bottom=0)
     twin.legend(loc="lower right", fontsize=8)
     ax = axes[1][0]
     curve(ax, _points(results, "size produce", "ours"), "size", "msgs_per_s", "ours produce", blue,
@@ -573,6 +582,15 @@ def chart(results: Results, path: Path, title: str) -> None:
           lambda p: p["size"] / MIB)
     ax.set(xscale="log", yscale="log", xlabel="payload bytes", ylabel="MiB/s", title="message size")
     ax = axes[1][1]
+    for curve_name, column, name, color in (("size produce", "ours", "ours produce", blue),
+                                            ("size produce", "bmqtool", "bmqtool produce", red),
+                                            ("size consume", "ours", "ours consume", green)):
+        # (the rate times this factor: microseconds per message)
+        curve(ax, _points(results, curve_name, column), "size", "msgs_per_s", name, color,
+              lambda p: 1e6 / p["msgs_per_s"] ** 2 if p["msgs_per_s"] else 0.0)
+    ax.set(xscale="log", yscale="log", xlabel="payload bytes", ylabel="us per message",
+           title="time per message by size (flat: a per-message cost)")
+    ax = axes[1][2]
     curve(ax, _points(results, "size produce", "ours"), "size", "peak_rss_mb", "ours produce", blue)
     curve(ax, _points(results, "size produce", "bmqtool"), "size", "peak_rss_mb", "bmqtool produce", red)
     curve(ax, _points(results, "size consume", "ours"), "size", "peak_rss_mb", "ours consume", green)
@@ -597,9 +615,9 @@ def chart(results: Results, path: Path, title: str) -> None:
                 return float(p["msgs_per_s"])
         return None
 
-    bars(axes[1][2], [("delivered to 3 app ids", first("fanout", "ours"), first("fanout", "bmqtool"))],
+    bars(axes[1][3], [("delivered to 3 app ids", first("fanout", "ours"), first("fanout", "bmqtool"))],
          "fanout: 1 producer, 3 app ids (64 B)")
-    bars(axes[1][3], [(f"{action}\n{n} properties", first(f"properties {action}", "ours", "properties", n),
+    bars(axes[1][4], [(f"{action}\n{n} properties", first(f"properties {action}", "ours", "properties", n),
                        first(f"properties {action}", "bmqtool", "properties", n))
                       for action in ("produce", "consume") for n in (0, 10)],
          "0 vs 10 properties per message (64 B)")
