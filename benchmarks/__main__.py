@@ -37,6 +37,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from blazingmq.testing import Cluster, find_broker_executable, start_broker, start_cluster
 
+from . import scale
 from .compare import compare_files, load_table
 
 HERE = Path(__file__).resolve().parent
@@ -94,6 +95,9 @@ def _run(command: List[str], timeout: float = 900.0) -> Outcome:
     wall = time.perf_counter() - start
     for reader in readers:
         reader.join()
+    for stream in (process.stdout, process.stderr):  # (ResourceWarning otherwise)
+        if stream is not None:
+            stream.close()
     process.returncode = os.waitstatus_to_exitcode(status)
     return Outcome("".join(out_parts), "".join(err_parts), process.returncode, wall, usage.ru_maxrss / 1024.0)
 
@@ -728,6 +732,7 @@ def main() -> None:
                         help="messages/s of the cluster latency and failover runs")
     parser.add_argument("--cluster-latency-count", type=int, default=10_000,
                         help="messages of the cluster latency run")
+    scale.add_arguments(parser)
     parser.add_argument("--quick", action="store_true", help="small counts and one round, for a smoke test")
     parser.add_argument("--output", type=Path, default=HERE / "results", help="folder for the JSON and PNG")
     parser.add_argument("--compare", type=Path, nargs="+", metavar="REPORT",
@@ -786,10 +791,17 @@ def main() -> None:
         with start_cluster() as cluster:
             run_steps(_cluster_plan(args, cluster, pythons, tool),
                       lambda: [pid for pid in (broker.pid for broker in cluster.brokers) if pid is not None])
+    scale_results = scale.run(args, tool, scale.Helpers(_run, _bmqtool, _rate_from_stats, _wait_until_idle)) \
+        if scale.wanted(args) else {}
     results = {row: {column: _median(samples) for column, samples in columns.items()}
                for row, columns in runs.items()}
 
     lines, rows = _table(results)
+    scale_rows = scale.table_rows(scale_results)
+    if scale_rows:
+        lines += [""] + scale.table_lines(scale_rows)
+    rows += scale_rows
+    results.update(scale_results)
     print()
     print("\n".join(lines))
     for key in ("soak", "stall", "cluster failover"):
@@ -797,6 +809,8 @@ def main() -> None:
             shown = {k: v for k, v in data.items() if k not in ("samples", "rounds")}
             print(f"\n{key} ({column}): " + ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                                                          for k, v in shown.items()))
+    for line in scale.failures(scale_results):
+        print(line)
     for row, columns in results.items():
         for column, data in columns.items():
             if "error" in data:
@@ -815,9 +829,14 @@ def main() -> None:
                                   "table": rows, "results": results},
                                  indent=2, default=str))
     chart = args.output / f"bench-{stamp}.png"
-    _chart(rows, chart, f"blazingmq vs bmqtool (C++) and the PyPI wheel — {args.count} msgs, "
-                        f"median of {args.repeat} round{'s' if args.repeat > 1 else ''}, {stamp}")
+    _chart([row for row in rows if not row.get("scale")], chart,  # (the scale rows have their own chart)
+           f"blazingmq vs bmqtool (C++) and the PyPI wheel — {args.count} msgs, "
+           f"median of {args.repeat} round{'s' if args.repeat > 1 else ''}, {stamp}")
     print(f"\nreport: {report}\nchart:  {chart}")
+    if scale_results:
+        scale_chart = args.output / f"bench-{stamp}-scale.png"
+        scale.chart(scale_results, scale_chart, f"blazingmq scale curves (one run per point), {stamp}")
+        print(f"scale:  {scale_chart}")
     if args.compare:
         print()
         print("\n".join(compare_files(args.compare[0], report)))
