@@ -16,6 +16,11 @@ does that.  What is here is kept small on purpose:
 import weakref
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.string cimport memcmp
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object, Py_ssize_t*) except NULL
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.utility cimport pair
@@ -584,6 +589,9 @@ cdef class SessionHandle:
     # Posts (or post_many calls) that found the channel full, or the
     # unacknowledged limits reached; counted by the Python layer.
     cdef public long long channel_waits
+    # The property names of the last message received, reused for the next
+    # one when they are the same (see ``_convert_properties``).
+    cdef list property_names
     # Where the event being handed over spent its time (``monotonicNs``,
     # the clock of ``time.perf_counter_ns``): when libbmq's thread handed it
     # over, when the thread delivering it woke up for it, when that thread
@@ -598,6 +606,7 @@ cdef class SessionHandle:
         self.queue_uris = {}
         self.ack_callbacks = {}
         self.subscriptions = {}
+        self.property_names = []
         self.last_ack_id = 0
         self.receiver_token = object()
 
@@ -1160,24 +1169,46 @@ cdef int _deliver_messages(SessionHandle handle, MessageCursor* cursor) except -
 
 
 cdef tuple _convert_properties(SessionHandle handle, MessageProperties& props):
+    """The message's properties as ``(values, types)`` dicts.  Names are
+    taken from the previous message's when they are the same (messages of a
+    queue mostly carry the same names, in the same order): no decoding, no
+    new string.  Values are made straight from libbmq's buffers."""
     cdef dict values = {}
     cdef dict types = {}
     cdef PropertyCursor* cursor = new PropertyCursor(props)
+    cdef list previous = handle.property_names
+    cdef list names = []
+    cdef Py_ssize_t index = 0
+    cdef Py_ssize_t cached_length
+    cdef const char* cached
+    cdef const char* raw
+    cdef size_t raw_length
     cdef int ptype
     cdef long long integer
     try:
         while cursor.next():
-            name = cursor.name()[:cursor.nameLength()].decode("utf-8", "replace")
+            raw = cursor.name()
+            raw_length = cursor.nameLength()
+            name = None
+            if index < len(previous):
+                name = previous[index]
+                cached = PyUnicode_AsUTF8AndSize(name, &cached_length)
+                if <size_t>cached_length != raw_length or memcmp(cached, raw, raw_length) != 0:
+                    name = None
+            if name is None:
+                name = PyUnicode_DecodeUTF8(raw, raw_length, "replace")
+            names.append(name)
+            index += 1
             ptype = cursor.type()
             if ptype == PROPERTY_STRING:
                 try:
-                    value = cursor.bytes()[:cursor.length()].decode("utf-8")
+                    value = PyUnicode_DecodeUTF8(cursor.bytes(), cursor.length(), NULL)
                 except UnicodeDecodeError:
                     handle.events.interface_error(
                         f"STRING property '{name}' has non-UTF-8 data")
                     continue
             elif ptype == PROPERTY_BINARY:
-                value = cursor.bytes()[:cursor.length()]
+                value = PyBytes_FromStringAndSize(cursor.bytes(), cursor.length())
             elif ptype == PROPERTY_BOOL:
                 value = cursor.integer() != 0
             elif ptype == PROPERTY_CHAR:
@@ -1189,4 +1220,5 @@ cdef tuple _convert_properties(SessionHandle handle, MessageProperties& props):
             types[name] = PROPERTY_TYPE_BY_CODE[ptype]
     finally:
         del cursor
+    handle.property_names = names
     return values, types
