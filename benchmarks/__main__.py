@@ -31,13 +31,15 @@ import sys
 import threading
 import time
 import venv
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from blazingmq.testing import Cluster, find_broker_executable, start_broker, start_cluster
 
 from .compare import compare_files, load_table
+from .step import Step
+from .step import bind as _bind
 
 HERE = Path(__file__).resolve().parent
 WORKLOAD = HERE / "workload.py"
@@ -248,15 +250,6 @@ def _bmqtool_soak(tool: Path, broker: str, queue: str, count: int, size: int) ->
 
 # --------------------------------------------------------------------------
 # The plan: one step per measurement
-
-
-@dataclass
-class Step:
-    label: str
-    run: Callable[[], Dict[str, Any]]
-    row: str  # the table row this step fills
-    column: str  # "ours", "official" or "bmqtool"
-    extra: Dict[str, Any] = field(default_factory=dict)
 
 
 def _latency_turns(prefix: str, row: str, broker_uri: str, domain_uri: str, tag: str, count: int, rate: float,
@@ -546,10 +539,6 @@ def _median(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
     if failures:
         merged["failed_rounds"] = failures
     return merged
-
-
-def _bind(function: Callable[..., Dict[str, Any]], *args: Any) -> Callable[[], Dict[str, Any]]:
-    return lambda: function(*args)
 
 
 class _Progress:
