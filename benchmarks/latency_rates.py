@@ -347,19 +347,19 @@ def table(results: Mapping[str, Mapping[str, Dict[str, Any]]]) -> Tuple[List[str
     for source, label in sources:
         first = True
         for column in COLUMNS:
-            data = results[source].get(column)
-            if data is None:
+            run = results[source].get(column)
+            if run is None:
                 continue
             shown = label
-            if source == HIGHEST_ROW and data.get("rate_reached"):
-                shown = f"{rate_label(data['rate_reached'])} (max)"
-            cells = "".join(f"{data[key]:>10.0f}" if isinstance(data.get(key), (int, float)) else f"{'-':>10}"
+            if source == HIGHEST_ROW and run.get("rate_reached"):
+                shown = f"{rate_label(run['rate_reached'])} (max)"
+            cells = "".join(f"{run[key]:>10.0f}" if isinstance(run.get(key), (int, float)) else f"{'-':>10}"
                             for key, _ in PERCENTILES)
-            achieved = data.get("achieved_rate")
+            achieved = run.get("achieved_rate")
             achieved_cell = f"{achieved:>10.0f}" if isinstance(achieved, (int, float)) else f"{'-':>10}"
-            why = data.get("verdict") or data.get("error", "")
-            if data.get("rounds"):
-                why = f"{sum(1 for run in data['rounds'] if run.get('sustained'))}/{len(data['rounds'])} sustained"
+            why = run.get("verdict") or run.get("error", "")
+            if run.get("rounds"):
+                why = f"{sum(1 for one in run['rounds'] if one.get('sustained'))}/{len(run['rounds'])} sustained"
             lines.append(f"{shown if first or source == HIGHEST_ROW else '':>9} {column:11}{achieved_cell}{cells}  {why}")
             first = False
     return lines, rows
