@@ -39,7 +39,7 @@ from blazingmq.testing import Cluster, find_broker_executable, start_broker, sta
 
 from . import consume_rows, latency_rates
 from .compare import compare_files, load_table
-from .machine_load import StepCpu
+from .machine_load import StepCpu, wait_for_quiet_machine
 from .step import Step
 from .step import bind as _bind
 
@@ -396,7 +396,7 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
         steps.extend(latency_rates.plan(
             broker_uri=broker_uri, domain=DOMAIN, pythons=pythons, tool=tool, rounds=args.repeat,
             seconds=args.rates_seconds, min_messages=args.rates_min_messages, size=KIB, tag=unique,
-            workload=_workload, wait_idle=lambda: _wait_until_idle(broker_pid),
+            workload=_workload, wait_idle=lambda: _wait_until_quiet([broker_pid]),
             drain=lambda queue: _workload(Path(sys.executable), "drain", broker_uri, queue),
             report_dir=HERE.parent / "build", rates=args.rates))
 
@@ -651,6 +651,11 @@ def _table(results: Dict[str, Dict[str, Dict[str, Any]]]) -> Tuple[List[str], Li
                          "no_ratio": no_ratio})
     rss_source = "produce 1 KiB (msgs/s)"
     if rss_source in results:
+        # What each producer costs the broker (its CPU during the run): one
+        # message per PUT event costs it the most.
+        values = {c: _per_message_us(results[rss_source].get(c, {}), "broker_cpu_s") for c in columns}
+        rows.append({"label": "broker CPU, produce 1 KiB (us/msg)", "values": values, "lower_is_better": True,
+                     "source": rss_source})
         values = {c: results[rss_source].get(c, {}).get("peak_rss_mb") for c in columns}
         rows.append({"label": "peak RSS, produce 1 KiB (MB)", "values": values, "lower_is_better": True})
     if "soak" in results:
@@ -676,6 +681,13 @@ def _table(results: Dict[str, Dict[str, Dict[str, Any]]]) -> Tuple[List[str], Li
             lines.append(f"{'  of the 64/event ceiling':42}{shares}")
     lines.append("(ratios > 1 mean ours is better: faster, or lower latency/memory)")
     return lines, rows
+
+
+def _per_message_us(result: Dict[str, Any], key: str) -> Optional[float]:
+    seconds, messages = result.get(key), result.get("messages")
+    if not isinstance(seconds, (int, float)) or not isinstance(messages, (int, float)) or not messages:
+        return None
+    return seconds * 1e6 / messages
 
 
 def _missing(results: Dict[str, Dict[str, Dict[str, Any]]], row: Dict[str, Any], column: str) -> str:
@@ -748,6 +760,14 @@ def _wait_until_idle(pid: int, limit: float = 20.0) -> None:
         now = _cpu_seconds(pid)
         quiet = quiet + 1 if now - before < 0.05 * 0.25 else 0
         before = now
+
+
+def _wait_until_quiet(broker_pids: List[int]) -> None:
+    """Before a timed run: the brokers idle, then (for a few seconds at
+    most) the rest of the machine too."""
+    for pid in broker_pids:
+        _wait_until_idle(pid)
+    wait_for_quiet_machine(broker_pids)
 
 
 # The row sets, for --only.  ("scale", the scale curves, is registered by
@@ -852,8 +872,7 @@ def main() -> None:
         for step in steps:
             progress.begin(step.label)
             if step.row:
-                for pid in brokers():  # (a failover step restarts one)
-                    _wait_until_idle(pid)
+                _wait_until_quiet(brokers())  # (a failover step restarts a broker)
             cpu = StepCpu(brokers())
             outcome = step.run()
             if step.row:
@@ -876,8 +895,7 @@ def main() -> None:
                for row, columns in runs.items()}
 
     lines, rows = _table(results)
-    rate_lines, rate_rows = latency_rates.table(results)
-    rows += rate_rows
+    rate_lines, rate_rows = latency_rates.table(results)  # (in the JSON table; a chart of their own)
     print()
     print("\n".join(lines))
     if rate_lines:
@@ -909,7 +927,7 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = args.output / f"bench-{stamp}.json"
     report.write_text(json.dumps({"count": args.count, "rates": args.rates, "repeat": args.repeat,
-                                  "row_sets": sorted(args.only), "table": rows, "results": results},
+                                  "row_sets": sorted(args.only), "table": rows + rate_rows, "results": results},
                                  indent=2, default=str))
     rounds = f"median of {args.repeat} round{'s' if args.repeat > 1 else ''}"
     chart = args.output / f"bench-{stamp}.png"

@@ -66,3 +66,22 @@ class StepCpu:
             "other_cpu_s": max(0.0, delta["machine"] - delta["brokers"] - delta["own"]),
             "step_wall_s": delta["wall"],
         }
+
+
+def wait_for_quiet_machine(broker_pids: Sequence[int], limit: float = 5.0, share: float = 0.25) -> float:
+    """Wait (up to ``limit`` seconds) until the processes outside the
+    benchmark (neither the brokers nor this runner) have used less than
+    ``share`` of a CPU for two 0.25 s windows in a row; return the share
+    they used in the last window.  On a shared machine this keeps a run
+    from starting in the middle of someone else's burst; it cannot keep
+    one from arriving during the run (:class:`StepCpu` records that)."""
+    deadline = time.monotonic() + limit
+    quiet = 0
+    used = 0.0
+    while quiet < 2 and time.monotonic() < deadline:
+        cpu = StepCpu(broker_pids)
+        time.sleep(0.25)
+        sample = cpu.finish()
+        used = sample["other_cpu_s"] / sample["step_wall_s"]
+        quiet = quiet + 1 if used < share else 0
+    return used
