@@ -1,8 +1,13 @@
 """Side-by-side benchmark: this package vs the C++ ``bmqtool.tsk`` vs the
 existing ``blazingmq`` wheel from PyPI, in one run against one local broker.
 
-    python -m benchmarks [--count 200000] [--quick] [--no-official] [--no-bmqtool] [--no-cluster|--cluster-only]
+    python -m benchmarks [--count 200000] [--quick] [--no-official] [--no-bmqtool] [--only SET[,SET...]]
     python -m benchmarks --compare OLD.json [NEW.json]
+
+Row sets (``--only``; default: all): ``throughput`` (producers, and
+bmqtool's 64-per-event ceiling), ``consume`` (consumers, 64 B and 1 KiB),
+``rates`` (latency vs rate, ``latency_rates.py``), ``soak`` (memory soak,
+paused broker), ``cluster`` (through a proxy to a 4-node cluster).
 
 Every Python workload (``workload.py``) runs in its own process: the same
 script under this package and under the official wheel (installed on demand
@@ -13,8 +18,12 @@ its INFO log), its consumer rate comes from its once-a-second statistics (the
 windows entirely inside the run), its latency from its ``-l hires
 --latency-report``.
 
-Absolute rates on a shared machine are noisy: read the ratios, which come
-from back-to-back runs on the same broker.  Writes a JSON report and a PNG
+Every run of a row meets the same broker state (fresh queue, no message held,
+size already seen, broker idle, the rest of the machine quiet if it gets so
+within 5 s); each timed step records the CPU the broker and every process
+outside the benchmark used (``broker_cpu_s``, ``other_cpu_s``).  Absolute
+rates on a shared machine are noisy: read the ratios, which come from
+back-to-back runs on the same broker.  Writes a JSON report and a PNG
 chart to ``benchmarks/results/``.
 """
 
@@ -175,7 +184,17 @@ def _log_time(outcome: Outcome, marker: str) -> Optional[float]:
 
 def _bmqtool_produce(tool: Path, broker: str, queue: str, count: int, size: int, per_event: int) -> Dict[str, Any]:
     """bmqtool posting ``count`` messages, ``per_event`` per PUT event, with
-    ACKs.  Its rate is timed like ours: from the queue being open to the last
+    ACKs.
+
+    With one message per event it is the costliest producer for both sides
+    and needs both cores of a 2-core machine for its whole run (200k x 1
+    KiB: 2.0-2.7 CPU-seconds in bmqtool, 1.3-3.1 in the broker), so its
+    time moves with any other load: 2.2-2.4 s on a quiet machine, 3.7 s
+    with one core kept busy by another process (which left ours at
+    1.4-1.5 s).  Measured without effect: 400k messages held by the broker
+    in other queues, the broker after the soaks, its INFO logging (133
+    lines), the broker after the idle wait (0% CPU for 15 s after a
+    produce-and-drain).  Its rate is timed like ours: from the queue being open to the last
     ACK, both read from its INFO log ("Open queue ... took", "All posted
     messages have been acknowledged").  Its once-a-second statistics count
     posts, which run ahead of the broker's ACKs: their rate is kept as

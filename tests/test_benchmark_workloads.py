@@ -214,3 +214,25 @@ def test_drain_empties_a_queue_and_the_bench_broker_reuses_the_memory(bmq_broker
     assert _run("drain", "--broker", bmq_broker.uri, "--queue", queue)["messages"] == 0
     # Rounds 2-4 reuse what round 1 took (3 x 64 MiB more if they did not).
     assert sizes[-1] - sizes[0] < 64, sizes
+
+
+def test_latency_rate_rows_for_the_report():
+    """The JSON rows --compare matches by label, from made-up results."""
+    rates = _benchmarks("latency_rates")
+    run = {"p50_us": 1.0, "p90_us": 2.0, "p99_us": 3.0, "p99_9_us": 4.0, "achieved_rate": 1000.0,
+           "sustained": True, "verdict": "sustained"}
+    results = {rates.row_for(1000): {"ours": run, "aio": dict(run, p99_us=30.0), "bmqtool": run},
+               rates.HIGHEST_ROW: {"ours": dict(run, rate_reached=150_000), "bmqtool": dict(run, rate_reached=50_000)}}
+    lines, rows = rates.table(results)
+    by_label = {row["label"]: row for row in rows}
+    assert by_label["latency p99 at 1k (us)"]["values"] == {"ours": 3.0, "official": None, "bmqtool": 3.0}
+    assert by_label["aio latency p99 at 1k (us)"]["values"] == {"ours": 30.0, "bmqtool": 3.0}
+    assert by_label["latency p99.9 at highest (us)"]["lower_is_better"] is True
+    assert by_label["highest sustained rate (msgs/s)"]["values"]["ours"] == 150_000
+    assert any(line.lstrip().startswith("150k (max) ours") for line in lines), lines
+
+
+def test_runner_refuses_an_unknown_row_set():
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "throughput,bogus"],
+                            cwd=WORKLOAD.parent.parent, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "unknown row set(s) bogus" in result.stderr
