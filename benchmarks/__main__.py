@@ -20,7 +20,7 @@ windows entirely inside the run), its latency from its ``-l hires
 
 Every run of a row meets the same broker state (fresh queue, no message held,
 size already seen, broker idle, the rest of the machine quiet if it gets so
-within 5 s); each timed step records the CPU the broker and every process
+within 3 s); each timed step records the CPU the broker and every process
 outside the benchmark used (``broker_cpu_s``, ``other_cpu_s``).  Absolute
 rates on a shared machine are noisy: read the ratios, which come from
 back-to-back runs on the same broker.  Writes a JSON report and a PNG

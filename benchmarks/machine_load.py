@@ -68,7 +68,7 @@ class StepCpu:
         }
 
 
-def wait_for_quiet_machine(broker_pids: Sequence[int], limit: float = 5.0, share: float = 0.25) -> float:
+def wait_for_quiet_machine(broker_pids: Sequence[int], limit: float = 3.0, share: float = 0.25) -> float:
     """Wait (up to ``limit`` seconds) until the processes outside the
     benchmark (neither the brokers nor this runner) have used less than
     ``share`` of a CPU for two 0.25 s windows in a row; return the share
