@@ -1,8 +1,13 @@
 """Side-by-side benchmark: this package vs the C++ ``bmqtool.tsk`` vs the
 existing ``blazingmq`` wheel from PyPI, in one run against one local broker.
 
-    python -m benchmarks [--count 200000] [--quick] [--no-official] [--no-bmqtool] [--no-cluster|--cluster-only]
+    python -m benchmarks [--count 200000] [--quick] [--no-official] [--no-bmqtool] [--only SET[,SET...]]
     python -m benchmarks --compare OLD.json [NEW.json]
+
+Row sets (``--only``; default: all): ``throughput`` (producers, and
+bmqtool's 64-per-event ceiling), ``consume`` (consumers, 64 B and 1 KiB),
+``rates`` (latency vs rate, ``latency_rates.py``), ``soak`` (memory soak,
+paused broker), ``cluster`` (through a proxy to a 4-node cluster).
 
 Every Python workload (``workload.py``) runs in its own process: the same
 script under this package and under the official wheel (installed on demand
@@ -13,8 +18,12 @@ its INFO log), its consumer rate comes from its once-a-second statistics (the
 windows entirely inside the run), its latency from its ``-l hires
 --latency-report``.
 
-Absolute rates on a shared machine are noisy: read the ratios, which come
-from back-to-back runs on the same broker.  Writes a JSON report and a PNG
+Every run of a row meets the same broker state (fresh queue, no message held,
+size already seen, broker idle, the rest of the machine quiet if it gets so
+within 3 s); each timed step records the CPU the broker and every process
+outside the benchmark used (``broker_cpu_s``, ``other_cpu_s``).  Absolute
+rates on a shared machine are noisy: read the ratios, which come from
+back-to-back runs on the same broker.  Writes a JSON report and a PNG
 chart to ``benchmarks/results/``.
 """
 
@@ -31,14 +40,17 @@ import sys
 import threading
 import time
 import venv
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from blazingmq.testing import Cluster, find_broker_executable, start_broker, start_cluster
 
-from . import scale
+from . import consume_rows, latency_rates, scale
 from .compare import compare_files, load_table
+from .machine_load import StepCpu, wait_for_quiet_machine
+from .step import Step
+from .step import bind as _bind
 
 HERE = Path(__file__).resolve().parent
 WORKLOAD = HERE / "workload.py"
@@ -49,6 +61,9 @@ DOMAIN = "bmq.bench.mem.priority"
 # the ACK (strong consistency).
 CLUSTER_DOMAIN = "bmq.test.persistent.priority"
 KIB = 1024
+# A timed step during which processes outside the benchmark used more CPU
+# than this (in CPUs) is listed after the table.
+NOISY = 0.25
 
 
 # --------------------------------------------------------------------------
@@ -172,7 +187,17 @@ def _log_time(outcome: Outcome, marker: str) -> Optional[float]:
 
 def _bmqtool_produce(tool: Path, broker: str, queue: str, count: int, size: int, per_event: int) -> Dict[str, Any]:
     """bmqtool posting ``count`` messages, ``per_event`` per PUT event, with
-    ACKs.  Its rate is timed like ours: from the queue being open to the last
+    ACKs.
+
+    With one message per event it is the costliest producer for both sides
+    and needs both cores of a 2-core machine for its whole run (200k x 1
+    KiB: 2.0-2.7 CPU-seconds in bmqtool, 1.3-3.1 in the broker), so its
+    time moves with any other load: 2.2-2.4 s on a quiet machine, 3.7 s
+    with one core kept busy by another process (which left ours at
+    1.4-1.5 s).  Measured without effect: 400k messages held by the broker
+    in other queues, the broker after the soaks, its INFO logging (133
+    lines), the broker after the idle wait (0% CPU for 15 s after a
+    produce-and-drain).  Its rate is timed like ours: from the queue being open to the last
     ACK, both read from its INFO log ("Open queue ... took", "All posted
     messages have been acknowledged").  Its once-a-second statistics count
     posts, which run ahead of the broker's ACKs: their rate is kept as
@@ -216,8 +241,10 @@ def _bmqtool_latency(tool: Path, broker: str, queue: str, count: int, size: int,
                        "-l", "hires", "--latency-report", str(report))
     data = json.loads(report.read_text())
     report.unlink()
-    # (its report has no 90th percentile)
-    return {"rate": per_ms * 1000, "p50_us": data["median"] / 1000.0, "p99_us": data["99percentile"] / 1000.0,
+    # From its histogram, like ours (its fixed fields have no p90 nor p99.9).
+    percentiles = {key: latency_rates.histogram_percentile(data["dataPoints"], p) / 1000.0
+                   for key, p in (("p50_us", 50), ("p90_us", 90), ("p99_us", 99), ("p99_9_us", 99.9))}
+    return {"rate": per_ms * 1000, **percentiles, "messages": sum(data["dataPoints"].values()),
             "peak_rss_mb": outcome.peak_rss_mb}
 
 
@@ -254,15 +281,6 @@ def _bmqtool_soak(tool: Path, broker: str, queue: str, count: int, size: int) ->
 # The plan: one step per measurement
 
 
-@dataclass
-class Step:
-    label: str
-    run: Callable[[], Dict[str, Any]]
-    row: str  # the table row this step fills
-    column: str  # "ours", "official" or "bmqtool"
-    extra: Dict[str, Any] = field(default_factory=dict)
-
-
 def _latency_turns(prefix: str, row: str, broker_uri: str, domain_uri: str, tag: str, count: int, rate: float,
                    pythons: Dict[str, Path], tool: Optional[Path]) -> List[List[Step]]:
     """One latency run at ``rate`` per implementation, for the table row
@@ -277,25 +295,39 @@ def _latency_turns(prefix: str, row: str, broker_uri: str, domain_uri: str, tag:
     return turns
 
 
+def _ceiling_row(size_label: str) -> str:
+    """The row of bmqtool posting 64 messages per PUT event: the broker's
+    ceiling for that size, against which every producer row is shown."""
+    return f"produce {size_label}, bmqtool 64/event (msgs/s)"
+
+
 def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
           pythons: Dict[str, Path], tool: Optional[Path]) -> List[Step]:
-    """The runs, in ``args.repeat`` rounds.  Within a round the
-    implementations take turns row by row (ours, the wheel, bmqtool for each
-    row), so that the runs compared sit next to each other in time; the
-    table shows the median of the rounds."""
+    """The runs on the single broker, for the row sets in ``args.only``:
+    the comparisons in ``args.repeat`` rounds, within a round the
+    implementations taking turns row by row (ours, the wheel, bmqtool for
+    each row), so that the runs compared sit next to each other in time;
+    the table shows the median of the rounds.
+
+    Every implementation of a row meets the same broker state: a fresh
+    queue, a broker holding no message (every queue a producer filled is
+    emptied right after it, consumers read queues filled the same way for
+    all) and idle (the runner waits), and a broker that has already seen
+    that message size (one warm-up run per size first)."""
     steps: List[Step] = []
     count = args.count
     sizes = [(64, count, "64 B"), (KIB, count, "1 KiB"), (64 * KIB, max(1, count // 10), "64 KiB")]
     unique = f"{os.getpid()}"
+    only: Set[str] = args.only
 
     # The soaks first, on a fresh broker: the throughput runs leave millions
     # of messages in its queues, and a busier broker sends bigger ACK and PUSH
     # batches, which grow libbmq's pooled event objects in the client.
-    if tool is not None and not args.no_soak:
+    if tool is not None and "soak" in only:
         steps.append(Step(f"bmqtool: soak, {args.soak_count} produced and consumed", _bind(
             _bmqtool_soak, tool, broker_uri, f"bmq://{DOMAIN}/tool-soak-{unique}", args.soak_count, KIB),
             "soak", "bmqtool"))
-    if "ours" in pythons and not args.no_soak:
+    if "ours" in pythons and "soak" in only:
         steps.append(Step(f"ours: soak, {args.soak_count} produced and consumed", _bind(
             _workload, pythons["ours"], "soak", broker_uri, f"bmq://{DOMAIN}/ours-soak-{unique}",
             "--count", str(args.soak_count)), "soak", "ours"))
@@ -305,74 +337,92 @@ def _plan(args: argparse.Namespace, broker_uri: str, broker_pid: int,
         return Step(f"(emptying {queue.rsplit('/', 1)[-1]})", _bind(
             _workload, Path(sys.executable), "drain", broker_uri, queue), "", "")
 
+    def fill(queue: str, n: int, size: int) -> Dict[str, Any]:
+        # The same for every consumer: bmqtool, ten messages per event (or
+        # ours, ten per post_many call, without bmqtool).
+        if tool is not None:
+            _bmqtool(tool, broker_uri, queue, "write,ack", "-m", str(size), "-e", "10", "-r", "1000", "-i", "0",
+                     "--eventscount", str(max(1, n // 10)))
+            return {}
+        return _workload(pythons["ours"], "produce", broker_uri, queue, "--count", str(n), "--size", str(size),
+                         "--batch", "10")
+
+    if tool is not None and "throughput" in only:
+        # The first run of a size meets a broker that still grows its
+        # buffers for it (20k x 64 KiB: 5k msgs/s first, 11-18k after, for
+        # bmqtool and ours alike): one run per size first, not recorded.
+        for size, n, size_label in sizes:
+            queue = f"bmq://{DOMAIN}/warm-up-{size}-{unique}"
+            steps.append(Step(f"(warming the broker up: bmqtool produce {n} x {size_label})", _bind(
+                _bmqtool_produce, tool, broker_uri, queue, n, size, 1), "", ""))
+            steps.append(drain(queue))
+
     for round_ in range(args.repeat):
         tag = f"{unique}-{round_}"
         prefix = f"round {round_ + 1}/{args.repeat}, " if args.repeat > 1 else ""
 
         def add_rotated(turns: List[List[Step]]) -> None:
             # One turn per implementation (its run, and the drain after it).
-            # Whoever runs first in a row meets a broker that still has to
-            # grow its buffers for that size (20k x 64 KiB: 5k msgs/s first,
-            # 11-18k after, for bmqtool and ours alike): each round starts
-            # the row with another implementation, so that the medians do
-            # not charge one of them for it every time.
+            # Each round starts the row with another implementation, so that
+            # the medians do not charge one of them for whatever the first
+            # run of a row meets every time.
             shift = round_ % len(turns)
             for turn in turns[shift:] + turns[:shift]:
                 steps.extend(turn)
 
-        for size, n, size_label in sizes:
-            row = f"produce {size_label} (msgs/s)"
-            turns: List[List[Step]] = []
-            for name, python in pythons.items():
-                queue = f"bmq://{DOMAIN}/{name}-produce-{size}-{tag}"
-                turn = [Step(f"{prefix}{name}: produce {n} x {size_label} with ACKs", _bind(
-                    _workload, python, "produce", broker_uri, queue, "--count", str(n), "--size", str(size)),
-                    row, name)]
-                if size != KIB:
-                    turn.append(drain(queue))
-                turns.append(turn)
-            if tool is not None:
-                queue = f"bmq://{DOMAIN}/tool-produce-{size}-{tag}"
-                turns.append([Step(f"{prefix}bmqtool: produce {n} x {size_label} with ACKs", _bind(
-                    _bmqtool_produce, tool, broker_uri, queue, n, size, 1),
-                    row, "bmqtool"), drain(queue)])
-            add_rotated(turns)
-            if size == KIB:
-                # Each consumer drains the queue its own producer just filled.
-                turns = [[Step(f"{prefix}{name}: consume {n} x 1 KiB with confirm", _bind(
-                    _workload, python, "consume", broker_uri, f"bmq://{DOMAIN}/{name}-produce-{size}-{tag}",
-                    "--count", str(n)), "consume 1 KiB (msgs/s)", name)] for name, python in pythons.items()]
+        if "throughput" in only:
+            for size, n, size_label in sizes:
+                row = f"produce {size_label} (msgs/s)"
+                turns: List[List[Step]] = []
+                for name, python in pythons.items():
+                    queue = f"bmq://{DOMAIN}/{name}-produce-{size}-{tag}"
+                    turns.append([Step(f"{prefix}{name}: produce {n} x {size_label} with ACKs", _bind(
+                        _workload, python, "produce", broker_uri, queue, "--count", str(n), "--size", str(size)),
+                        row, name), drain(queue)])
                 if tool is not None:
-                    turns.append([Step(f"{prefix}bmqtool: consume {8 * count} x 1 KiB with confirm", _bind(
-                        _bmqtool_consume, tool, broker_uri, f"bmq://{DOMAIN}/tool-consume-{tag}", count, KIB),
-                        "consume 1 KiB (msgs/s)", "bmqtool")])
+                    queue = f"bmq://{DOMAIN}/tool-produce-{size}-{tag}"
+                    turns.append([Step(f"{prefix}bmqtool: produce {n} x {size_label} with ACKs", _bind(
+                        _bmqtool_produce, tool, broker_uri, queue, n, size, 1), row, "bmqtool"), drain(queue)])
+                    queue = f"bmq://{DOMAIN}/tool-ceiling-{size}-{tag}"
+                    turns.append([Step(f"{prefix}bmqtool: produce {n} x {size_label}, 64 per event (ceiling)",
+                                       _bind(_bmqtool_produce, tool, broker_uri, queue, n, size, 64),
+                                       _ceiling_row(size_label), "bmqtool"), drain(queue)])
                 add_rotated(turns)
-        if "ours" in pythons:
-            python = pythons["ours"]
-            queue = f"bmq://{DOMAIN}/ours-batch-{tag}"
-            turns = [[Step(f"{prefix}ours: post_many 10 per call, {count} x 1 KiB", _bind(
-                _workload, python, "produce", broker_uri, queue, "--count", str(count), "--batch", "10"),
-                "produce 1 KiB, 10/event (msgs/s)", "ours")]]
+            if "ours" in pythons:
+                python = pythons["ours"]
+                queue = f"bmq://{DOMAIN}/ours-batch-{tag}"
+                turns = [[Step(f"{prefix}ours: post_many 10 per call, {count} x 1 KiB", _bind(
+                    _workload, python, "produce", broker_uri, queue, "--count", str(count), "--batch", "10"),
+                    "produce 1 KiB, 10/event (msgs/s)", "ours"), drain(queue)]]
+                if tool is not None:
+                    tool_queue = f"bmq://{DOMAIN}/tool-batch-{tag}"
+                    turns.append([Step(f"{prefix}bmqtool: produce {count} x 1 KiB, 10 per event", _bind(
+                        _bmqtool_produce, tool, broker_uri, tool_queue, count, KIB, 10),
+                        "produce 1 KiB, 10/event (msgs/s)", "bmqtool"), drain(tool_queue)])
+                queue = f"bmq://{DOMAIN}/ours-aio-{tag}"
+                turns.append([Step(f"{prefix}ours: blazingmq.aio produce {count} x 1 KiB with ACKs", _bind(
+                    _workload, python, "aio-produce", broker_uri, queue, "--count", str(count)),
+                    "aio produce 1 KiB (msgs/s)", "ours"), drain(queue)])
+                add_rotated(turns)
+        if "consume" in only:
+            tool_consume = None
             if tool is not None:
-                tool_queue = f"bmq://{DOMAIN}/tool-batch-{tag}"
-                turns.append([Step(f"{prefix}bmqtool: produce {count} x 1 KiB, 10 per event", _bind(
-                    _bmqtool_produce, tool, broker_uri, tool_queue, count, KIB, 10),
-                    "produce 1 KiB, 10/event (msgs/s)", "bmqtool"), drain(tool_queue)])
-            add_rotated(turns)
-            steps.append(Step(f"{prefix}ours: consume {count} (after post_many)", _bind(
-                _workload, python, "consume", broker_uri, queue, "--count", str(count)),
-                "consume after batch (msgs/s)", "ours"))
-            queue = f"bmq://{DOMAIN}/ours-aio-{tag}"
-            steps.append(Step(f"{prefix}ours: blazingmq.aio produce {count} x 1 KiB with ACKs", _bind(
-                _workload, python, "aio-produce", broker_uri, queue, "--count", str(count)),
-                "aio produce 1 KiB (msgs/s)", "ours"))
-            steps.append(Step(f"{prefix}ours: blazingmq.aio consume {count} x 1 KiB with confirm", _bind(
-                _workload, python, "aio-consume", broker_uri, queue, "--count", str(count)),
-                "aio consume 1 KiB (msgs/s)", "ours"))
-        add_rotated(_latency_turns(prefix, "latency", broker_uri, f"bmq://{DOMAIN}", tag, args.latency_count,
-                                   args.rate, pythons, tool))
+                def tool_consume(queue: str, n: int, size: int, tool: Path = tool) -> Dict[str, Any]:
+                    return _bmqtool_consume(tool, broker_uri, queue, n, size)
+            for turns in consume_rows.plan(broker_uri=broker_uri, domain=DOMAIN, pythons=pythons, count=count,
+                                           tag=tag, prefix=prefix, workload=_workload, fill=fill,
+                                           tool_consume=tool_consume):
+                add_rotated(turns)
 
-    if "ours" in pythons and not args.no_soak:
+    if "rates" in only:
+        steps.extend(latency_rates.plan(
+            broker_uri=broker_uri, domain=DOMAIN, pythons=pythons, tool=tool, rounds=args.repeat,
+            seconds=args.rates_seconds, min_messages=args.rates_min_messages, size=KIB, tag=unique,
+            workload=_workload, wait_idle=lambda: _wait_until_quiet([broker_pid]),
+            drain=lambda queue: _workload(Path(sys.executable), "drain", broker_uri, queue),
+            report_dir=HERE.parent / "build", rates=args.rates))
+
+    if "ours" in pythons and "soak" in only:
         python = pythons["ours"]
         steps.append(Step(f"ours: {count} posts with the broker paused 3 s", _bind(
             _workload, python, "stall", broker_uri, f"bmq://{DOMAIN}/ours-stall-{unique}",
@@ -552,10 +602,6 @@ def _median(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
     return merged
 
 
-def _bind(function: Callable[..., Dict[str, Any]], *args: Any) -> Callable[[], Dict[str, Any]]:
-    return lambda: function(*args)
-
-
 class _Progress:
     """A bar on a terminal; one plain line per step otherwise."""
 
@@ -601,7 +647,16 @@ def _table(results: Dict[str, Dict[str, Dict[str, Any]]]) -> Tuple[List[str], Li
     throughput_labels = [label for label in results if label.endswith("(msgs/s)")]
     for label in throughput_labels:
         values = {c: results[label].get(c, {}).get("msgs_per_s") for c in columns}
-        rows.append({"label": label, "values": values, "lower_is_better": False, "source": label})
+        row: Dict[str, Any] = {"label": label, "values": values, "lower_is_better": False, "source": label}
+        # A producer row as a fraction of bmqtool's 64-per-event run of the
+        # same size: how close each gets to what the broker can take.
+        size = re.match(r"(?:aio )?produce (\d+ \w+)", label)
+        ceiling_label = _ceiling_row(size.group(1)) if size else ""
+        ceiling = results.get(ceiling_label, {}).get("bmqtool", {}).get("msgs_per_s")
+        if ceiling and label != ceiling_label:
+            row["ceiling"] = ceiling_label
+            row["of_ceiling"] = {c: v / ceiling for c, v in values.items() if v is not None}
+        rows.append(row)
     for source in ("latency", "cluster latency"):
         if source in results:
             for key, label in (("p50_us", "p50 (us)"), ("p90_us", "p90 (us)"), ("p99_us", "p99 (us)")):
@@ -618,13 +673,18 @@ def _table(results: Dict[str, Dict[str, Dict[str, Any]]]) -> Tuple[List[str], Li
                          "no_ratio": no_ratio})
     rss_source = "produce 1 KiB (msgs/s)"
     if rss_source in results:
+        # What each producer costs the broker (its CPU during the run): one
+        # message per PUT event costs it the most.
+        values = {c: _per_message_us(results[rss_source].get(c, {}), "broker_cpu_s") for c in columns}
+        rows.append({"label": "broker CPU, produce 1 KiB (us/msg)", "values": values, "lower_is_better": True,
+                     "source": rss_source})
         values = {c: results[rss_source].get(c, {}).get("peak_rss_mb") for c in columns}
         rows.append({"label": "peak RSS, produce 1 KiB (MB)", "values": values, "lower_is_better": True})
     if "soak" in results:
         values = {c: results["soak"].get(c, {}).get("rss_growth_mb") for c in columns}
         rows.append({"label": "RSS growth after warm-up, soak (MB)", "values": values,
                      "lower_is_better": True, "no_ratio": True})
-    lines = [f"{'':36}" + "".join(f"{c:>12}" for c in columns) + f"{'ours/C++':>10}{'ours/off.':>10}"]
+    lines = [f"{'':42}" + "".join(f"{c:>12}" for c in columns) + f"{'ours/C++':>10}{'ours/off.':>10}"]
     for row in rows:
         row_values: Dict[str, Optional[float]] = row["values"]
         cells = "".join(
@@ -632,13 +692,24 @@ def _table(results: Dict[str, Dict[str, Dict[str, Any]]]) -> Tuple[List[str], Li
             for c in columns
         )
         if row.get("no_ratio"):
-            lines.append(f"{row['label']:36}{cells}")
+            lines.append(f"{row['label']:42}{cells}")
             continue
-        lines.append(f"{row['label']:36}{cells}"
+        lines.append(f"{row['label']:42}{cells}"
                      f"{_ratio(row_values.get('ours'), row_values.get('bmqtool'), row['lower_is_better']):>10}"
                      f"{_ratio(row_values.get('ours'), row_values.get('official'), row['lower_is_better']):>10}")
+        if "of_ceiling" in row:
+            shares = "".join(f"{row['of_ceiling'][c]:>12.2f}" if c in row["of_ceiling"] else f"{'':>12}"
+                             for c in columns)
+            lines.append(f"{'  of the 64/event ceiling':42}{shares}")
     lines.append("(ratios > 1 mean ours is better: faster, or lower latency/memory)")
     return lines, rows
+
+
+def _per_message_us(result: Dict[str, Any], key: str) -> Optional[float]:
+    seconds, messages = result.get(key), result.get("messages")
+    if not isinstance(seconds, (int, float)) or not isinstance(messages, (int, float)) or not messages:
+        return None
+    return seconds * 1e6 / messages
 
 
 def _missing(results: Dict[str, Dict[str, Dict[str, Any]]], row: Dict[str, Any], column: str) -> str:
@@ -659,7 +730,7 @@ def _chart(rows: List[Dict[str, Any]], path: Path, title: str) -> None:
     for row in rows:
         values = row["values"]
         reference = values.get("bmqtool")
-        if not reference or row.get("no_ratio"):
+        if not reference or row.get("no_ratio") or not any(values.get(name) for name in series):
             continue
         labels.append(row["label"].replace(" (msgs/s)", "").replace(" (us)", "").replace(" (MB)", ""))
         for name in series:
@@ -713,20 +784,60 @@ def _wait_until_idle(pid: int, limit: float = 20.0) -> None:
         before = now
 
 
+def _wait_until_quiet(broker_pids: List[int]) -> None:
+    """Before a timed run: the brokers idle, then (for a few seconds at
+    most) the rest of the machine too."""
+    for pid in broker_pids:
+        _wait_until_idle(pid)
+    wait_for_quiet_machine(broker_pids)
+
+
+# The row sets, for --only.  ("scale": the scale curves of benchmarks/scale.py.)
+ROW_SETS = ("throughput", "consume", "rates", "soak", "cluster", "scale")
+
+
+def _row_sets(text: str) -> Set[str]:
+    chosen = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = chosen - set(ROW_SETS)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown row set(s) {', '.join(sorted(unknown)) or '(none)'}; "
+                                         f"choose among {', '.join(ROW_SETS)}")
+    return chosen
+
+
+def _rates(text: str) -> List[int]:
+    try:
+        rates = sorted({int(float(value)) for value in text.split(",") if value.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of rates: {text!r}") from None
+    if not rates or rates[0] < 1000:
+        raise argparse.ArgumentTypeError("rates are msgs/s, at least 1000 (one post per 1 ms tick)")
+    return rates
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=200_000, help="messages per throughput run (64 KiB: a tenth)")
-    parser.add_argument("--rate", type=float, default=5000.0, help="messages/s of the latency run")
-    parser.add_argument("--latency-count", type=int, default=25_000, help="messages of the latency run")
+    parser.add_argument("--only", type=_row_sets, default=set(ROW_SETS), metavar="SET[,SET...]",
+                        help=f"run only these row sets, of: {', '.join(ROW_SETS)} (default: all)")
+    parser.add_argument("--rates", type=_rates, default=list(latency_rates.FIXED_RATES), metavar="RATE[,RATE...]",
+                        help="the fixed rates (msgs/s) of the latency-vs-rate rows (default: %(default)s)")
+    parser.add_argument("--rates-seconds", type=float, default=2.0,
+                        help="seconds of posting per latency-vs-rate run (default: %(default)s)")
+    parser.add_argument("--rates-min-messages", type=int, default=2000,
+                        help="messages per latency-vs-rate run at least (default: %(default)s)")
     parser.add_argument("--soak-count", type=int, default=1_000_000, help="messages of the memory soak")
     parser.add_argument("--no-official", action="store_true", help="skip the wheel from PyPI")
     parser.add_argument("--no-bmqtool", action="store_true", help="skip the C++ bmqtool")
-    parser.add_argument("--no-soak", action="store_true", help="skip the memory soak and the paused-broker run")
+    parser.add_argument("--no-soak", action="store_true", help="skip the memory soak and the paused-broker run "
+                        "(the row set 'soak')")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds of every comparison (the table shows the median; not the soak)")
-    parser.add_argument("--no-cluster", action="store_true", help="skip the rows through a proxy to a cluster")
-    parser.add_argument("--cluster-only", action="store_true", help="only the rows through a proxy to a cluster")
+    parser.add_argument("--no-cluster", action="store_true",
+                        help="skip the rows through a proxy to a cluster (the row set 'cluster')")
+    parser.add_argument("--cluster-only", action="store_true",
+                        help="only the rows through a proxy to a cluster (= --only cluster)")
     parser.add_argument("--cluster-count", type=int, default=20_000, help="messages per cluster throughput run")
     parser.add_argument("--cluster-rate", type=float, default=2000.0,
                         help="messages/s of the cluster latency and failover runs")
@@ -748,10 +859,19 @@ def main() -> None:
             print("\n".join(compare_files(old_report, args.compare[1])))
             return
     if args.quick:
-        args.count, args.latency_count, args.soak_count, args.repeat = 5_000, 1_000, 20_000, 1
+        args.count, args.soak_count, args.repeat = 5_000, 20_000, 1
+        args.rates_seconds, args.rates_min_messages = 0.5, 500
         args.cluster_count, args.cluster_latency_count = 2_000, 1_000
     if args.no_cluster and args.cluster_only:
         parser.error("--no-cluster and --cluster-only exclude each other")
+    if args.cluster_only:
+        args.only = {"cluster"}
+    if args.no_cluster:
+        args.only.discard("cluster")
+    if args.no_soak:
+        args.only.discard("soak")
+    if args.no_scale:
+        args.only.discard("scale")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     try:
@@ -769,25 +889,29 @@ def main() -> None:
             raise SystemExit(f"{tool} not found (or pass --no-bmqtool)")
 
     runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
+    noise: List[Tuple[float, str]] = []  # (CPUs other processes used during a timed step, its label)
 
     def run_steps(steps: List[Step], brokers: Callable[[], List[int]]) -> None:
         progress = _Progress(len(steps))
         for step in steps:
             progress.begin(step.label)
             if step.row:
-                for pid in brokers():  # (a failover step restarts one)
-                    _wait_until_idle(pid)
+                _wait_until_quiet(brokers())  # (a failover step restarts a broker)
+            cpu = StepCpu(brokers())
             outcome = step.run()
             if step.row:
+                outcome = {**outcome, **cpu.finish()}
                 runs.setdefault(step.row, {}).setdefault(step.column, []).append(outcome)
+                if outcome["step_wall_s"] >= 0.5:  # (/proc/stat counts 10 ms ticks)
+                    noise.append((outcome["other_cpu_s"] / outcome["step_wall_s"], step.label))
             progress.end()
 
-    if not args.cluster_only:
+    if args.only - {"cluster"}:
         with start_broker() as broker:
             assert broker.pid is not None  # started
             broker_pid = broker.pid
             run_steps(_plan(args, broker.uri, broker_pid, pythons, tool), lambda: [broker_pid])
-    if not args.no_cluster:
+    if "cluster" in args.only:
         with start_cluster() as cluster:
             run_steps(_cluster_plan(args, cluster, pythons, tool),
                       lambda: [pid for pid in (broker.pid for broker in cluster.brokers) if pid is not None])
@@ -802,8 +926,12 @@ def main() -> None:
         lines += [""] + scale.table_lines(scale_rows)
     rows += scale_rows
     results.update(scale_results)
+    rate_lines, rate_rows = latency_rates.table(results)  # (in the JSON table; a chart of their own)
     print()
     print("\n".join(lines))
+    if rate_lines:
+        print()
+        print("\n".join(rate_lines))
     for key in ("soak", "stall", "cluster failover"):
         for column, data in results.get(key, {}).items():
             shown = {k: v for k, v in data.items() if k not in ("samples", "rounds")}
@@ -822,21 +950,30 @@ def main() -> None:
         basis = columns.get("bmqtool", {}).get("basis")
         if basis and basis.startswith("lower bound"):
             print(f"note: bmqtool '{row}' is a {basis}")
+    busy = sorted((share, label) for share, label in noise if share > NOISY)
+    if busy:
+        print(f"\nnoise: during {len(busy)} of {len(noise)} timed steps, processes outside the benchmark used "
+              f"more than {NOISY:.2f} CPU (each step's other_cpu_s in the JSON); the worst:")
+        for share, label in busy[-3:][::-1]:
+            print(f"  {share:.2f} CPU during '{label}'")
     args.output.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = args.output / f"bench-{stamp}.json"
-    report.write_text(json.dumps({"count": args.count, "rate": args.rate, "repeat": args.repeat,
-                                  "table": rows, "results": results},
+    report.write_text(json.dumps({"count": args.count, "rates": args.rates, "repeat": args.repeat,
+                                  "row_sets": sorted(args.only), "table": rows + rate_rows, "results": results},
                                  indent=2, default=str))
+    rounds = f"median of {args.repeat} round{'s' if args.repeat > 1 else ''}"
     chart = args.output / f"bench-{stamp}.png"
     _chart([row for row in rows if not row.get("scale")], chart,  # (the scale rows have their own chart)
-           f"blazingmq vs bmqtool (C++) and the PyPI wheel — {args.count} msgs, "
-           f"median of {args.repeat} round{'s' if args.repeat > 1 else ''}, {stamp}")
+           f"blazingmq vs bmqtool (C++) and the PyPI wheel — {args.count} msgs, {rounds}, {stamp}")
     print(f"\nreport: {report}\nchart:  {chart}")
+    rates_chart = args.output / f"bench-{stamp}-rates.png"
+    if latency_rates.chart(results, rates_chart, f"end-to-end latency vs rate, 1 KiB, {rounds}, {stamp}"):
+        print(f"chart:  {rates_chart}")
     if scale_results:
         scale_chart = args.output / f"bench-{stamp}-scale.png"
         scale.chart(scale_results, scale_chart, f"blazingmq scale curves (one run per point), {stamp}")
-        print(f"scale:  {scale_chart}")
+        print(f"chart:  {scale_chart}")
     if args.compare:
         print()
         print("\n".join(compare_files(args.compare[0], report)))

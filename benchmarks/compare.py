@@ -40,7 +40,7 @@ def compare_tables(old: Sequence[Dict[str, Any]], new: Sequence[Dict[str, Any]])
     has), each column's old value, new value and change."""
     old_by_label = {row["label"]: row for row in old}
     new_labels = [row["label"] for row in new]
-    lines = [f"{'':36}{'column':>10}{'old':>12}{'new':>12}  change"]
+    lines = [f"{'':42}{'column':>10}{'old':>12}{'new':>12}  change"]
     for row in list(new) + [row for row in old if row["label"] not in new_labels]:
         label = row["label"]
         before = old_by_label.get(label, {}).get("values", {})
@@ -51,7 +51,7 @@ def compare_tables(old: Sequence[Dict[str, Any]], new: Sequence[Dict[str, Any]])
             if old_value is None and new_value is None:
                 continue
             lines.append(
-                f"{label:36}{column:>10}{_cell(old_value):>12}{_cell(new_value):>12}  "
+                f"{label:42}{column:>10}{_cell(old_value):>12}{_cell(new_value):>12}  "
                 f"{_change(old_value, new_value, lower_is_better)}"
             )
             label = ""  # the label once per row

@@ -85,16 +85,14 @@ class Plan:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-scale", action="store_true",
-                        help="skip the scale rows (queues and sessions per process, message size, fanout, "
-                             "properties; about 2 minutes)")
+                        help="skip the scale rows (the row set 'scale': queues and sessions per process, "
+                             "message size, fanout, properties; about 2 minutes)")
 
 
 def wanted(args: argparse.Namespace) -> bool:
-    """Whether this run includes the scale rows."""
-    only = getattr(args, "only", None)  # a set of row sets, where the runner has the option
-    if only:
-        return "scale" in only
-    return not args.no_scale and not getattr(args, "cluster_only", False)
+    """Whether this run includes the scale rows (the row set ``scale`` of
+    ``--only``; ``--no-scale`` takes it out)."""
+    return "scale" in args.only
 
 
 def size_label(size: int) -> str:

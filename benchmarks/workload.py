@@ -2,7 +2,7 @@
 the ``blazingmq`` API (ours, or the existing SDK from PyPI in another venv).
 
     python benchmarks/workload.py produce|consume|latency|failover --broker URI --queue URI [...]
-    python benchmarks/workload.py aio-produce|aio-consume ...   (``blazingmq.aio``, this package only)
+    python benchmarks/workload.py aio-produce|aio-consume|aio-latency ...   (``blazingmq.aio``, this package only)
 
 Prints one JSON object on stdout.  Every message reaches user Python code as
 one object, and every ACK asked for is delivered to ``on_ack``: that is what
@@ -17,6 +17,7 @@ import collections
 import gc
 import json
 import os
+import queue
 import resource
 import signal
 import struct
@@ -121,16 +122,31 @@ def produce(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def consume(args: argparse.Namespace) -> Dict[str, Any]:
+    """Receive ``count`` messages (each one ``Message`` object in
+    ``on_message``) and confirm each: in ``on_message`` (the session sends
+    the confirms of a batch of callbacks together), or with
+    ``--confirm-batch N`` (this package only) from the main thread with
+    ``session.confirm_many``, N messages at a time, as a program that
+    processes messages on its own thread would."""
     received = 0
     done = threading.Event()
     first: List[float] = []
+    batch_size = args.confirm_batch
+    batches: "queue.SimpleQueue[List[Any]]" = queue.SimpleQueue()
+    pending: List[Any] = []
 
     def on_message(message: Any, handle: Any) -> None:
-        nonlocal received
+        nonlocal received, pending
         if not first:
             first.append(time.perf_counter())
-        handle.confirm()
         received += 1
+        if batch_size:
+            pending.append(message)
+            if len(pending) == batch_size or received == args.count:
+                batches.put(pending)
+                pending = []
+        else:
+            handle.confirm()
         if received == args.count:
             done.set()
 
@@ -139,19 +155,31 @@ def consume(args: argparse.Namespace) -> Dict[str, Any]:
         cpu = _CpuMeter()
         start = time.perf_counter()
         session.open_queue(args.queue, read=True, options=options)
-        if not done.wait(args.timeout):
+        if batch_size:
+            confirmed = 0
+            give_up = time.perf_counter() + args.timeout
+            while confirmed < args.count:
+                try:
+                    batch = batches.get(timeout=max(0.0, give_up - time.perf_counter()))
+                except queue.Empty:
+                    raise SystemExit(f"only {received} of {args.count} messages arrived") from None
+                session.confirm_many(batch)
+                confirmed += len(batch)
+        elif not done.wait(args.timeout):
             raise SystemExit(f"only {received} of {args.count} messages arrived")
         end = time.perf_counter()
         usage = cpu.report(received)
         session.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
         session.close_queue(args.queue)
-    # The rate from the first message to the last, like bmqtool's (the mean
-    # of its statistics windows strictly inside the run, so without the
-    # queue's open and the broker's first delivery); the rate from calling
+    # The rate from the first message to the last (with confirm_many: to
+    # the last confirm_many call), like bmqtool's (the mean of its
+    # statistics windows strictly inside the run, so without the queue's
+    # open and the broker's first delivery); the rate from calling
     # `open_queue` is kept too.
     return {
         **usage,
         "messages": received,
+        "confirm_batch": batch_size,
         "seconds": end - first[0],
         "msgs_per_s": (received - 1) / (end - first[0]) if received > 1 else 0.0,
         "basis": "first message to last",
@@ -183,47 +211,95 @@ def drain(args: argparse.Namespace) -> Dict[str, Any]:
     return {"messages": received}
 
 
+def _percentiles(latencies_ns: List[int]) -> Dict[str, float]:
+    """p50/p90/p99/p99.9 in microseconds: the value at rank ``int(p/100 *
+    n)`` of the sorted latencies (the rule ``benchmarks.latency_rates``
+    applies to bmqtool's histogram too)."""
+    ordered = sorted(latencies_ns)
+    if not ordered:
+        return {}
+
+    def at(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p / 100.0 * len(ordered)))] / 1000.0
+
+    return {"p50_us": at(50), "p90_us": at(90), "p99_us": at(99), "p99_9_us": at(99.9),
+            "max_us": ordered[-1] / 1000.0}
+
+
+def _rate_report(args: argparse.Namespace, posted: int, posting_s: float, ticks: int,
+                 latencies_ns: List[int]) -> Dict[str, Any]:
+    """What the latency workloads print.  The achieved post rate counts
+    each 1 ms tick as a whole (``ticks`` of them at least), so that a run
+    that kept to its schedule reports its target rate, and one that fell
+    behind a lower one."""
+    return {
+        "messages": len(latencies_ns),
+        "posted": posted,
+        "rate": args.rate,
+        "per_tick": _per_tick(args.rate),
+        "achieved_rate": posted / max(posting_s, ticks * 0.001, 1e-9),
+        "posting_s": posting_s,
+        **_percentiles(latencies_ns),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _per_tick(rate: float) -> int:
+    """Posts per 1 ms tick at ``rate`` msgs/s: bmqtool's ``-r`` with ``-i 1``."""
+    return max(1, round(rate / 1000.0))
+
+
 def latency(args: argparse.Namespace) -> Dict[str, Any]:
-    """Post at a fixed rate (pacing by sleeping) and time each message from
-    post to ``on_message`` in the same process."""
+    """Post at ``rate`` msgs/s and time each message from just before its
+    post to ``on_message`` (which confirms it) in the same process.
+
+    Paced like bmqtool's ``-r rate/1000 -i 1``: a burst of ``rate / 1000``
+    posts at the start of each 1 ms tick (a tick that starts late is not
+    skipped: its burst follows at once, as with bmqtool's turnstile), the
+    time taken just before each post.  Posting stops after
+    ``--max-seconds`` (the run then reports fewer posts than asked, and a
+    lower achieved rate)."""
     padding = b"x" * max(0, args.size - 8)
     latencies: List[int] = []
     done = threading.Event()
+    expected = [args.count]
 
     def on_message(message: Any, handle: Any) -> None:
         (sent,) = struct.unpack_from("=q", message.data)
         latencies.append(time.perf_counter_ns() - sent)
         handle.confirm()
-        if len(latencies) == args.count:
+        if len(latencies) >= expected[0]:
             done.set()
 
-    interval = 1.0 / args.rate
+    per_tick = _per_tick(args.rate)
     with blazingmq.Session(lambda event: None, on_message=on_message, broker=args.broker) as session:
         session.open_queue(args.queue, read=True, write=True)
-        next_post = time.perf_counter()
-        for _ in range(args.count):
-            delay = next_post - time.perf_counter()
+        post = session.post
+        uri = args.queue
+        pack = struct.Struct("=q").pack
+        clock = time.perf_counter_ns
+        start = time.perf_counter()
+        deadline = start + args.max_seconds
+        posted = ticks = 0
+        while posted < args.count:
+            delay = start + ticks * 0.001 - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            session.post(args.queue, struct.pack("=q", time.perf_counter_ns()) + padding)
-            next_post += interval
+            elif time.perf_counter() > deadline:
+                break
+            for _ in range(min(per_tick, args.count - posted)):
+                post(uri, pack(clock()) + padding)
+            posted += min(per_tick, args.count - posted)
+            ticks += 1
+        posting_s = time.perf_counter() - start
+        expected[0] = posted
+        if len(latencies) >= posted:
+            done.set()
         if not done.wait(args.timeout):
-            raise SystemExit(f"only {len(latencies)} of {args.count} messages arrived")
+            raise SystemExit(f"only {len(latencies)} of {posted} messages arrived")
         session.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
         session.close_queue(args.queue)
-    ordered = sorted(latencies)
-
-    def percentile(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(p / 100.0 * len(ordered)))] / 1000.0
-
-    return {
-        "messages": len(ordered),
-        "rate": args.rate,
-        "p50_us": percentile(50),
-        "p90_us": percentile(90),
-        "p99_us": percentile(99),
-        "peak_rss_mb": _peak_rss_mb(),
-    }
+    return _rate_report(args, posted, posting_s, ticks, latencies)
 
 
 def soak(args: argparse.Namespace) -> Dict[str, Any]:
@@ -509,6 +585,81 @@ def aio_consume(args: argparse.Namespace) -> Dict[str, Any]:
     return dict(_run_on_loop(args, asyncio.wait_for(main(), args.timeout)))
 
 
+def aio_latency(args: argparse.Namespace) -> Dict[str, Any]:
+    """``latency`` through ``blazingmq.aio``: the same bursts of
+    ``rate / 1000`` posts (``post_nowait``: no ACK, like ``latency``) at
+    the start of each 1 ms tick, the time taken just before each post; a
+    task reads ``session.messages()``, takes the latency and confirms.
+
+    Between bursts the loop sleeps with ``asyncio.sleep``, whose timers
+    have a 1 ms resolution with epoll: a tick may start up to 1 ms late
+    and its burst then follows the previous one at once (the mean rate
+    keeps to the schedule).  A full channel (``BandwidthLimitError``) makes
+    the post wait 1 ms and try again, as a program would."""
+    import blazingmq.aio
+    from blazingmq.exceptions import BandwidthLimitError
+
+    padding = b"x" * max(0, args.size - 8)
+    per_tick = _per_tick(args.rate)
+
+    async def main() -> Dict[str, Any]:
+        latencies: List[int] = []
+        expected = args.count
+        done = asyncio.Event()
+        async with blazingmq.aio.Session(broker=args.broker) as session:
+            await session.open_queue(args.queue, read=True, write=True)
+
+            async def receive() -> None:
+                async for message in session.messages(args.queue):
+                    (sent,) = struct.unpack_from("=q", message.data)
+                    latencies.append(time.perf_counter_ns() - sent)
+                    message.confirm()
+                    if len(latencies) >= expected:
+                        done.set()
+
+            receiver = asyncio.ensure_future(receive())
+            post = session.post_nowait
+            uri = args.queue
+            pack = struct.Struct("=q").pack
+            clock = time.perf_counter_ns
+            start = time.perf_counter()
+            deadline = start + args.max_seconds
+            posted = ticks = 0
+            while posted < args.count:
+                delay = start + ticks * 0.001 - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                elif time.perf_counter() > deadline:
+                    break
+                burst = min(per_tick, args.count - posted)
+                for _ in range(burst):
+                    while True:
+                        try:
+                            post(uri, pack(clock()) + padding)
+                            break
+                        except BandwidthLimitError:
+                            await asyncio.sleep(0.001)
+                posted += burst
+                ticks += 1
+                if delay <= 0:
+                    await asyncio.sleep(0)  # let the receiver run while behind
+            posting_s = time.perf_counter() - start
+            expected = posted
+            if len(latencies) >= posted:
+                done.set()
+            try:
+                await asyncio.wait_for(done.wait(), args.timeout)
+            except asyncio.TimeoutError:
+                raise SystemExit(f"only {len(latencies)} of {posted} messages arrived") from None
+            receiver.cancel()
+            await asyncio.gather(receiver, return_exceptions=True)
+            await session.configure_queue(args.queue, blazingmq.QueueOptions(0, 0, 0))
+            await session.close_queue(args.queue)
+        return {**_rate_report(args, posted, posting_s, ticks, latencies), "loop": args.loop}
+
+    return dict(_run_on_loop(args, main()))
+
+
 def _instrument() -> None:
     """What a traced program pays for: the SDK's tracer provider with a
     batching processor (export itself excluded: the exporter drops the
@@ -534,7 +685,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "workload",
-        choices=["produce", "consume", "drain", "latency", "soak", "stall", "failover", "aio-produce", "aio-consume"],
+        choices=["produce", "consume", "drain", "latency", "soak", "stall", "failover",
+                 "aio-produce", "aio-consume", "aio-latency"],
     )
     parser.add_argument("--broker", required=True)
     parser.add_argument("--queue", required=True)
@@ -543,6 +695,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--batch", type=int, default=1, help="produce: messages per post_many call")
+    parser.add_argument("--confirm-batch", type=int, default=0,
+                        help="consume: confirm from the main thread with confirm_many, this many at a time")
+    parser.add_argument("--max-seconds", type=float, default=60.0,
+                        help="latency, aio-latency: stop posting after this long (fewer posts, lower achieved rate)")
     parser.add_argument("--soak-rate", type=float, default=20_000.0, help="soak: messages/s posted")
     parser.add_argument("--window", type=int, default=2000, help="soak, aio-produce: un-ACKed posts in flight")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="aio-*: the event loop")
@@ -567,6 +723,7 @@ def main() -> None:
         "failover": failover,
         "aio-produce": aio_produce,
         "aio-consume": aio_consume,
+        "aio-latency": aio_latency,
     }
     result = workloads[args.workload](args)
     result["blazingmq"] = getattr(blazingmq, "__version__", "?")
