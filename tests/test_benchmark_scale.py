@@ -101,7 +101,6 @@ def test_every_step_of_a_tiny_plan_and_its_rows(bmq_broker, tmp_path):
     lines = scale.table_lines(list(rows.values()))
     assert len(lines) == len(rows) + 1 and any(line.endswith("x") for line in lines)
 
-    pytest.importorskip("matplotlib")
     chart = tmp_path / "scale.png"
     scale.chart(results, chart, "test")
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
