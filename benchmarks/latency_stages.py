@@ -39,6 +39,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import blazingmq
 
+from .workload import Pacer
+
 STAGES = ["post call", "post -> libbmq thread", "-> delivering thread awake", "-> GIL held", "-> callback"]
 AIO_STAGES = STAGES + ["-> event loop awake", "-> coroutine"]
 
@@ -53,22 +55,6 @@ def percentiles(values: Sequence[int]) -> Dict[str, float]:
         return ordered[min(len(ordered) - 1, int(p / 100.0 * len(ordered)))] / 1000.0
 
     return {"p50": at(50), "p90": at(90), "p99": at(99), "p99.9": at(99.9)}
-
-
-def _paced(count: int, rate: float) -> Any:
-    """Yield once per post: ``rate/1000`` posts per 1 ms tick (bmqtool's
-    ``-r N -i 1``), sleeping until the next tick between bursts."""
-    per_tick = max(1, round(rate / 1000.0))
-    tick = time.perf_counter()
-    sent = 0
-    while sent < count:
-        delay = tick - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        for _ in range(min(per_tick, count - sent)):
-            yield
-            sent += 1
-        tick += 0.001
 
 
 def _handle_of(session: Any) -> Any:
@@ -94,10 +80,15 @@ def run_sync(broker: str, queue: str, count: int, rate: float, size: int) -> Lis
         holder["handle"] = _handle_of(session)
         session.open_queue(queue, read=True, write=True)
         previous_call = 0
-        for _ in _paced(count, rate):
-            sent = time.perf_counter_ns()
-            session.post(queue, struct.pack("=qq", sent, previous_call) + padding)
-            previous_call = time.perf_counter_ns() - sent
+        pacer = Pacer(count, rate)
+        while (tick := pacer.next_burst()) is not None:
+            delay, burst = tick
+            if delay > 0:
+                time.sleep(delay)
+            for _ in range(burst):
+                sent = time.perf_counter_ns()
+                session.post(queue, struct.pack("=qq", sent, previous_call) + padding)
+                previous_call = time.perf_counter_ns() - sent
         if not done.wait(60):
             raise SystemExit(f"only {len(rows)} of {count} messages arrived")
         session.configure_queue(queue, blazingmq.QueueOptions(0, 0, 0))
@@ -144,16 +135,14 @@ def run_aio(broker: str, queue: str, count: int, rate: float, size: int) -> List
 
             consumer = asyncio.create_task(consume())
             previous_call = 0
-            per_tick = max(1, round(rate / 1000.0))
-            tick = time.perf_counter()
-            for index in range(count):
-                if index % per_tick == 0:
-                    delay = tick - time.perf_counter()
-                    await asyncio.sleep(max(0.0, delay))
-                    tick += 0.001
-                sent = time.perf_counter_ns()
-                session.post_nowait(queue, struct.pack("=qq", sent, previous_call) + padding)
-                previous_call = time.perf_counter_ns() - sent
+            pacer = Pacer(count, rate)
+            while (tick := pacer.next_burst()) is not None:
+                delay, burst = tick
+                await asyncio.sleep(max(0.0, delay))
+                for _ in range(burst):
+                    sent = time.perf_counter_ns()
+                    session.post_nowait(queue, struct.pack("=qq", sent, previous_call) + padding)
+                    previous_call = time.perf_counter_ns() - sent
             await asyncio.wait_for(consumer, 60)
             await session.configure_queue(queue, blazingmq.QueueOptions(0, 0, 0))
             await session.close_queue(queue)

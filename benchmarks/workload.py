@@ -24,7 +24,7 @@ import struct
 import sys
 import threading
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import blazingmq
 
@@ -249,6 +249,36 @@ def _per_tick(rate: float) -> int:
     return max(1, round(rate / 1000.0))
 
 
+class Pacer:
+    """bmqtool's ``-r rate/1000 -i 1`` pacing: a burst of ``rate / 1000``
+    posts at the start of each 1 ms tick (a tick that starts late is not
+    skipped: its burst follows at once), ``count`` posts in all, no new
+    burst once ``max_seconds`` have gone by while behind.  The caller waits
+    and posts; the pacer counts."""
+
+    def __init__(self, count: int, rate: float, max_seconds: float = float("inf")) -> None:
+        self.count = count
+        self.per_tick = _per_tick(rate)
+        self.posted = self.ticks = 0
+        self.start = time.perf_counter()
+        self.deadline = self.start + max_seconds
+
+    def next_burst(self) -> Optional[Tuple[float, int]]:
+        """(seconds to wait first, posts) of the next tick; None when done."""
+        if self.posted >= self.count:
+            return None
+        delay = self.start + self.ticks * 0.001 - time.perf_counter()
+        if delay <= 0 and time.perf_counter() > self.deadline:
+            return None
+        burst = min(self.per_tick, self.count - self.posted)
+        self.posted += burst
+        self.ticks += 1
+        return delay, burst
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
 def latency(args: argparse.Namespace) -> Dict[str, Any]:
     """Post at ``rate`` msgs/s and time each message from just before its
     post to ``on_message`` (which confirms it) in the same process.
@@ -271,27 +301,21 @@ def latency(args: argparse.Namespace) -> Dict[str, Any]:
         if len(latencies) >= expected[0]:
             done.set()
 
-    per_tick = _per_tick(args.rate)
     with blazingmq.Session(lambda event: None, on_message=on_message, broker=args.broker) as session:
         session.open_queue(args.queue, read=True, write=True)
         post = session.post
         uri = args.queue
         pack = struct.Struct("=q").pack
         clock = time.perf_counter_ns
-        start = time.perf_counter()
-        deadline = start + args.max_seconds
-        posted = ticks = 0
-        while posted < args.count:
-            delay = start + ticks * 0.001 - time.perf_counter()
+        pacer = Pacer(args.count, args.rate, args.max_seconds)
+        while (tick := pacer.next_burst()) is not None:
+            delay, burst = tick
             if delay > 0:
                 time.sleep(delay)
-            elif time.perf_counter() > deadline:
-                break
-            for _ in range(min(per_tick, args.count - posted)):
+            for _ in range(burst):
                 post(uri, pack(clock()) + padding)
-            posted += min(per_tick, args.count - posted)
-            ticks += 1
-        posting_s = time.perf_counter() - start
+        posting_s = pacer.elapsed()
+        posted, ticks = pacer.posted, pacer.ticks
         expected[0] = posted
         if len(latencies) >= posted:
             done.set()
@@ -600,7 +624,6 @@ def aio_latency(args: argparse.Namespace) -> Dict[str, Any]:
     from blazingmq.exceptions import BandwidthLimitError
 
     padding = b"x" * max(0, args.size - 8)
-    per_tick = _per_tick(args.rate)
 
     async def main() -> Dict[str, Any]:
         latencies: List[int] = []
@@ -622,16 +645,11 @@ def aio_latency(args: argparse.Namespace) -> Dict[str, Any]:
             uri = args.queue
             pack = struct.Struct("=q").pack
             clock = time.perf_counter_ns
-            start = time.perf_counter()
-            deadline = start + args.max_seconds
-            posted = ticks = 0
-            while posted < args.count:
-                delay = start + ticks * 0.001 - time.perf_counter()
+            pacer = Pacer(args.count, args.rate, args.max_seconds)
+            while (tick := pacer.next_burst()) is not None:
+                delay, burst = tick
                 if delay > 0:
                     await asyncio.sleep(delay)
-                elif time.perf_counter() > deadline:
-                    break
-                burst = min(per_tick, args.count - posted)
                 for _ in range(burst):
                     while True:
                         try:
@@ -639,11 +657,10 @@ def aio_latency(args: argparse.Namespace) -> Dict[str, Any]:
                             break
                         except BandwidthLimitError:
                             await asyncio.sleep(0.001)
-                posted += burst
-                ticks += 1
                 if delay <= 0:
                     await asyncio.sleep(0)  # let the receiver run while behind
-            posting_s = time.perf_counter() - start
+            posting_s = pacer.elapsed()
+            posted, ticks = pacer.posted, pacer.ticks
             expected = posted
             if len(latencies) >= posted:
                 done.set()
