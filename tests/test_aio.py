@@ -428,6 +428,32 @@ def test_a_blocked_loop_still_gets_its_events_delivered(run, bmq_broker_uri, que
     run(main())
 
 
+def test_confirm_checks_the_message_its_session_and_its_queue(run, bmq_broker_uri, queue_uri):
+    """``confirm`` takes a short way for a message of its own open queue;
+    every other case still gets the precise error, at once."""
+    uri = queue_uri()
+
+    async def main() -> None:
+        async with blazingmq.aio.Session(broker=bmq_broker_uri) as session, \
+                blazingmq.aio.Session(broker=bmq_broker_uri) as other:
+            await session.open_queue(uri, read=True, write=True)
+            await other.open_queue(uri, write=True)  # (not a reader: the message must come to `session`)
+            await session.post(uri, b"x")
+            message = (await _take(session.messages(uri), 1))[0]
+            with pytest.raises(Error, match="^Cannot confirm a message received by another session$"):
+                other.confirm(message)
+            await session.configure_queue(uri, QueueOptions(0, 0, 0))
+            closing = asyncio.ensure_future(session.close_queue(uri))
+            await asyncio.sleep(0)  # the close has begun
+            with pytest.raises(Error, match="closing queue"):
+                session.confirm(message)
+            await closing
+            with pytest.raises(Error, match="^Queue not opened$"):
+                session.confirm(message)
+
+    run(main())
+
+
 def test_misuse_raises_clear_errors(run, bmq_broker_uri, queue_uri):
     uri = queue_uri()
 

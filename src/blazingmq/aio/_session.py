@@ -819,16 +819,21 @@ class Session:
             ~blazingmq.exceptions.Error: The queue is not open or is closing, or the session is
                 stopped.
         """
-        if not isinstance(message, Message):
+        if type(message) is not Message and not isinstance(message, Message):
             raise TypeError(f"message must be a blazingmq.aio.Message, not {type(message).__name__!r}")
         if self._state != _RUNNING:
             self._running()  # raises
         received = message._message
         # Checked now (the same checks as the sync confirm); sent by
-        # `_flush_confirms`.
-        slot = self._session._confirmable_queue(received).slot
+        # `_flush_confirms`.  Once per message: a message this session
+        # received, of a queue open and not closing, needs no other check;
+        # anything else goes through the checks that raise the precise error.
+        session = self._session
+        queue = session._queues.get(received.queue_uri)
+        if queue is None or queue.closing or received._receiver is not session._receiver_token:
+            queue = session._confirmable_queue(received)
         slots = self._confirm_slots
-        slots.append(slot)
+        slots.append(queue.slot)
         self._confirm_messages.append(received)
         if len(slots) == 1:
             assert self._loop is not None
