@@ -154,3 +154,29 @@ def test_too_many_properties_is_a_value_error(writer):
     with pytest.raises(ValueError, match=r"^Failed to set key 'p255' with rc: -?\d+$"):
         writer({f"p{i}": i for i in range(256)})
     writer({f"p{i}": i for i in range(255)})
+
+
+def test_names_change_from_one_message_to_the_next(session_factory, queue_uri, collector):
+    """Each message reuses the previous message's names only where they are
+    the same: more names, fewer, other ones, none, the same again."""
+    received = collector()
+    session = session_factory(on_message=received)
+    uri = queue_uri()
+    session.open_queue(uri, read=True, write=True)
+    sent = [
+        {"a": 1, "b": "x"},
+        {"a": 2, "b": "y"},
+        {"a": 3, "c": "z"},
+        {"a": 4},
+        {"a": 5, "b": "x", "c": "z"},
+        {},
+        {"b": "w"},
+        {"d": 6, "b": "v"},
+        {"d": 7, "b": "u"},
+    ]
+    for number, properties in enumerate(sent):
+        session.post(uri, b"%d" % number, properties=properties)
+    messages = received.wait_count(len(sent))
+    for message, handle in messages:
+        handle.confirm()
+    assert [message.properties for message, _ in messages] == sent

@@ -1177,7 +1177,7 @@ cdef tuple _convert_properties(SessionHandle handle, MessageProperties& props):
     cdef dict types = {}
     cdef PropertyCursor* cursor = new PropertyCursor(props)
     cdef list previous = handle.property_names
-    cdef list names = []
+    cdef list names = previous  # a new list only once a name differs
     cdef Py_ssize_t index = 0
     cdef Py_ssize_t cached_length
     cdef const char* cached
@@ -1190,14 +1190,16 @@ cdef tuple _convert_properties(SessionHandle handle, MessageProperties& props):
             raw = cursor.name()
             raw_length = cursor.nameLength()
             name = None
-            if index < len(previous):
+            if names is previous and index < len(previous):
                 name = previous[index]
                 cached = PyUnicode_AsUTF8AndSize(name, &cached_length)
                 if <size_t>cached_length != raw_length or memcmp(cached, raw, raw_length) != 0:
                     name = None
             if name is None:
                 name = PyUnicode_DecodeUTF8(raw, raw_length, "replace")
-            names.append(name)
+                if names is previous:
+                    names = previous[:index]
+                names.append(name)
             index += 1
             ptype = cursor.type()
             if ptype == PROPERTY_STRING:
@@ -1220,5 +1222,7 @@ cdef tuple _convert_properties(SessionHandle handle, MessageProperties& props):
             types[name] = PROPERTY_TYPE_BY_CODE[ptype]
     finally:
         del cursor
+    if names is previous and index < len(previous):
+        names = previous[:index]  # this message had fewer
     handle.property_names = names
     return values, types

@@ -119,7 +119,7 @@ def encode_properties(
         if type(name) is str:
             raw_name = name.encode("utf-8")
         elif isinstance(name, bytes):
-            raw_name = bytes(name)
+            raw_name = name
         elif isinstance(name, str):
             raw_name = name.encode("utf-8")
         else:

@@ -331,9 +331,13 @@ class Session {
     /// Deliver `*event` on this thread and return true, or return false
     /// (leaving `*event` alone) when the pump must deliver it.
     bool deliverInline(PendingEvent* event);
-    /// Hand `batch` (and what is pending) to the binding; send the confirms
-    /// the callbacks made; clear `batch`.
-    void deliver(std::vector<PendingEvent>* batch);
+    /// Having claimed delivery (`d_delivering`) at `startNs`: hand `batch`
+    /// (and what is pending) to the binding, send the confirms the
+    /// callbacks made, clear `batch`, then release delivery and wake
+    /// whoever delivers what came meanwhile (the loop or the pump).
+    void deliver(std::vector<PendingEvent>* batch, long long startNs);
+    /// Whether the pump has events to deliver now (`d_pendingMutex` held).
+    bool pumpDeliversLocked() const;
     void pump();
     void enqueueOperationResult(long long          requestId,
                                 int                slot,

@@ -121,30 +121,17 @@ bool Session::deliverInline(PendingEvent* event)
 {
     // Not while the pump delivers or has events waiting (they go first),
     // nor while a recent delivery found the program busy.
-    const long long now = event->queuedNs;
     {
         std::lock_guard<std::mutex> guard(d_pendingMutex);
         if (d_delivering || !d_pending.empty() || d_pumpExit ||
-            !idleLocked(now)) {
+            !idleLocked(event->queuedNs)) {
             return false;
         }
         d_delivering = true;
     }
-    d_batchWokenNs = now;  // no hand-over: this thread is awake already
     d_inlineBatch.push_back(std::move(*event));
-    deliver(&d_inlineBatch);
-    const long long end = monotonicNs();
-    bool            more;
-    {
-        std::lock_guard<std::mutex> guard(d_pendingMutex);
-        d_delivering = false;
-        d_windowBusyNs += end - now;
-        // Queued meanwhile by another thread, or the pump waits to exit.
-        more = !d_pending.empty() || d_pumpExit;
-    }
-    if (more) {
-        d_pendingCondition.notify_one();
-    }
+    // No hand-over: this thread is awake already.
+    deliver(&d_inlineBatch, d_inlineBatch.back().queuedNs);
     return true;
 }
 
@@ -165,8 +152,9 @@ bool Session::idleLocked(long long now)
     return d_inline;
 }
 
-void Session::deliver(std::vector<PendingEvent>* batch)
+void Session::deliver(std::vector<PendingEvent>* batch, long long startNs)
 {
+    d_batchWokenNs = startNs;
     {
         CallbackScope scope(this);
         // The callback waits for the GIL before it takes the events: while
@@ -178,6 +166,23 @@ void Session::deliver(std::vector<PendingEvent>* batch)
     }
     flushConfirms();
     batch->clear();  // releases libbmq's events (and their buffers)
+    const long long end = monotonicNs();
+    bool            wakePump;
+    {
+        std::lock_guard<std::mutex> guard(d_pendingMutex);
+        d_delivering = false;
+        d_windowBusyNs += end - startNs;
+        const bool more = !d_pending.empty();
+        if (more && d_deliveryFd >= 0) {
+            wakeLoopLocked();  // queued meanwhile: the loop's, next iteration
+        }
+        // Queued meanwhile for the pump, or the pump waits to exit (or, in
+        // a loop's stead, for this delivery to end).
+        wakePump = (more || d_pumpExit) && d_deliveryFd < 0;
+    }
+    if (wakePump) {
+        d_pendingCondition.notify_one();
+    }
 }
 
 void Session::enqueue(PendingEvent&& event, bool waitForRoom)
@@ -237,18 +242,7 @@ int Session::deliverPending()
         }
         d_delivering = true;
     }
-    d_batchWokenNs = monotonicNs();
-    deliver(&d_loopBatch);
-    {
-        std::lock_guard<std::mutex> guard(d_pendingMutex);
-        d_delivering = false;
-        if (!d_pending.empty() && d_deliveryFd >= 0) {
-            wakeLoopLocked();  // next loop iteration: the loop's other work
-                               // runs in between
-            return 1;
-        }
-    }
-    d_pendingCondition.notify_one();  // the pump may wait for `d_delivering`
+    deliver(&d_loopBatch, monotonicNs());
     return 1;
 }
 
@@ -273,28 +267,29 @@ void Session::takePendingEvents(std::vector<PendingEvent>* batch)
     d_spaceCondition.notify_all();
 }
 
+bool Session::pumpDeliversLocked() const
+{
+    if (d_delivering || d_pending.empty()) {
+        return false;
+    }
+    // Ours, or an event loop's that has not looked for too long (it may
+    // have stopped running).
+    return d_deliveryFd < 0 || d_pumpExit ||
+           monotonicNs() - d_pending.front().queuedNs >= k_LOOP_GRACE_NS;
+}
+
 void Session::pump()
 {
     std::vector<PendingEvent> batch;
     for (;;) {
         {
             std::unique_lock<std::mutex> lock(d_pendingMutex);
-            for (;;) {
-                if (!d_delivering) {
-                    if (d_pending.empty()) {
-                        if (d_pumpExit) {
-                            return;  // told to exit, everything handed over
-                        }
-                    }
-                    else if (d_deliveryFd < 0 || d_pumpExit ||
-                             monotonicNs() - d_pending.front().queuedNs >=
-                                 k_LOOP_GRACE_NS) {
-                        break;  // ours, or the event loop is not running
-                    }
+            while (!pumpDeliversLocked()) {
+                if (d_pumpExit && d_pending.empty() && !d_delivering) {
+                    return;  // told to exit, and everything was handed over
                 }
                 if (d_deliveryFd >= 0) {
-                    // An event loop delivers; look now and then whether it
-                    // still does (it may have stopped running).
+                    // An event loop delivers: look now and then.
                     d_pendingCondition.wait_for(
                         lock,
                         std::chrono::nanoseconds(k_LOOP_GRACE_NS));
@@ -305,16 +300,7 @@ void Session::pump()
             }
             d_delivering = true;
         }
-        const long long woken = monotonicNs();
-        d_batchWokenNs        = woken;
-        deliver(&batch);
-        const long long end = monotonicNs();
-        std::lock_guard<std::mutex> guard(d_pendingMutex);
-        d_delivering = false;
-        d_windowBusyNs += end - woken;
-        if (!d_pending.empty() && d_deliveryFd >= 0) {
-            wakeLoopLocked();  // came meanwhile: the loop's again
-        }
+        deliver(&batch, monotonicNs());
     }
 }
 
